@@ -1,0 +1,73 @@
+/* benchutil.c - see benchutil.h. */
+#include "benchutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int json_mode;
+static int json_count;
+
+void bench_init(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--json"))
+			json_mode = 1;
+	if (json_mode)
+		printf("[");
+}
+
+uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double bench_median(double *samples, unsigned n)
+{
+	if (!n)
+		return 0;
+	qsort(samples, n, sizeof(*samples), cmp_double);
+	return n % 2 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
+}
+
+static void emit(const char *name, const char *unit, double med, unsigned n, double min, double max)
+{
+	if (json_mode) {
+		printf("%s\n {\"name\": \"%s\", \"median\": %.6g, \"unit\": \"%s\", \"n\": %u, "
+		       "\"min\": %.6g, \"max\": %.6g}",
+		       json_count++ ? "," : "", name, med, unit, n, min, max);
+	} else {
+		printf("%s %.4g %s (n=%u min=%.4g max=%.4g)\n", name, med, unit, n, min, max);
+	}
+	fflush(stdout);
+}
+
+void bench_report(const char *name, const char *unit, double *samples, unsigned n)
+{
+	double med = bench_median(samples, n);
+
+	emit(name, unit, med, n, n ? samples[0] : 0, n ? samples[n - 1] : 0);
+}
+
+void bench_report_value(const char *name, const char *unit, double value)
+{
+	emit(name, unit, value, 1, value, value);
+}
+
+int bench_finish(void)
+{
+	if (json_mode)
+		printf("\n]\n");
+	return 0;
+}
