@@ -34,6 +34,16 @@ typedef uint64_t pfn_t;
 #define NOINLINE    __attribute__((noinline))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * The head of a reverse-map list (rmap) or of a shadow page's parent-pte
+ * list: either empty (0), one spte pointer, or a tagged pointer to a chain
+ * of descriptors (src/mmu/pte_list.h).  Memslots hold arrays of these, one
+ * per gfn and page-size level, as KVM's kvm_rmap_head.
+ */
+struct rmap_head {
+	uintptr_t val;
+};
+
 /* Internal consistency checks: on in debug and sanitizer builds, gone in release. */
 #ifdef NDEBUG
 #define SMMU_ASSERT(x) ((void)0)
