@@ -1,0 +1,211 @@
+/*
+ * audit.c - the MMU invariant checker (KVM had mmu_audit.c; Xen has audit
+ * levels).  Tests run it after every operation; release builds can turn it
+ * on with SMMU_AUDIT or the VM's audit flag.  It checks:
+ *   A1 every present leaf spte maps the host frame backing its gfn, and is
+ *      in the rmap of (gfn, level); the rmaps hold nothing else;
+ *   A2 no leaf spte points at a shadow table or outside the arena (the
+ *      guest can only reach its own memory);
+ *   A3 no writable spte maps a gfn shadowed by a synced page;
+ *   A4 every nonleaf spte points at a live shadow page one level down that
+ *      lists it in parent_ptes, and parent_ptes hold nothing else;
+ *   A5 unsync_children counts the bits of unsync_child_bitmap; the
+ *      mmu_unsync and pages_* gauges and n_used_mmu_pages match the pages;
+ *   A6 root_count matches the vCPUs' references.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "host/arena.h"
+#include "memslot.h"
+#include "mmu/mmu_internal.h"
+#include "mmu/slot_iface.h"
+
+struct audit {
+	struct mmu_vm *vm;
+	char *msg;
+	size_t msglen;
+	int failed;
+	uint64_t leaves, nonleaves, unsync, pages, by_level[4];
+};
+
+__attribute__((format(printf, 2, 3))) static void audit_fail(struct audit *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (a->failed++)
+		return;
+	va_start(ap, fmt);
+	if (a->msg && a->msglen)
+		vsnprintf(a->msg, a->msglen, fmt, ap);
+	va_end(ap);
+}
+
+static bool gfn_has_synced_sp(struct mmu_vm *vm, gfn_t gfn)
+{
+	struct sp *sp;
+
+	for_each_gfn_valid_indirect_sp(vm, sp, gfn)
+		if (!sp->unsync)
+			return true;
+	return false;
+}
+
+static void audit_leaf(struct audit *a, struct sp *sp, unsigned i, uint64_t spte)
+{
+	struct mmu_vm *vm = a->vm;
+	gfn_t gfn = sp_get_gfn(sp, i);
+	struct memslot *slot = mmu_gfn_to_slot(vm, gfn);
+	struct rmap_head *head = slot ? mmu_slot_rmap(slot, gfn, sp->role.level) : NULL;
+	struct host_pfn hp;
+	hpa_t hpa = spte_to_hpa(spte);
+
+	a->leaves++;
+	a->by_level[sp->role.level]++;
+	if (!arena_hpa_to_ptr(vm->arena, hpa, spte_level_size(sp->role.level)) ||
+	    sp_from_hpa(vm, hpa))
+		audit_fail(a, "A2: leaf spte %#llx (gfn %#llx) points outside guest memory",
+		           (unsigned long long)spte, (unsigned long long)gfn);
+	if (!head || !pte_list_contains(head, &sp->spt[i]))
+		audit_fail(a, "A1: leaf spte for gfn %#llx level %u missing from its rmap",
+		           (unsigned long long)gfn, sp->role.level);
+	if (slot && !mmu_gfn_to_pfn(vm, slot, gfn, false, &hp) && hp.pfn != spte_to_pfn(spte))
+		audit_fail(a, "A1: gfn %#llx mapped to pfn %#llx, host backs it with %#llx",
+		           (unsigned long long)gfn, (unsigned long long)spte_to_pfn(spte),
+		           (unsigned long long)hp.pfn);
+	if (is_writable_spte(spte) && gfn_has_synced_sp(vm, gfn))
+		audit_fail(a, "A3: writable spte maps write-protected guest table gfn %#llx",
+		           (unsigned long long)gfn);
+}
+
+static void audit_nonleaf(struct audit *a, struct sp *sp, unsigned i, uint64_t spte)
+{
+	struct sp *child = sp_from_hpa(a->vm, spte_to_hpa(spte));
+
+	a->nonleaves++;
+	if (!child) {
+		audit_fail(a, "A4: nonleaf spte %#llx points at no shadow page", (unsigned long long)spte);
+		return;
+	}
+	if (child->role.level + 1 != sp->role.level)
+		audit_fail(a, "A4: child level %u under level %u", child->role.level, sp->role.level);
+	if (!pte_list_contains(&child->parent_ptes, &sp->spt[i]))
+		audit_fail(a, "A4: child page gfn %#llx does not list its parent spte",
+		           (unsigned long long)child->gfn);
+}
+
+static void audit_sp(struct audit *a, struct sp *sp)
+{
+	unsigned bits = 0;
+
+	a->pages++;
+	if (sp->unsync)
+		a->unsync++;
+	for (unsigned w = 0; w < SPTE_ENT_PER_PAGE / 64; w++)
+		bits += (unsigned)__builtin_popcountll(sp->unsync_child_bitmap[w]);
+	if (bits != sp->unsync_children)
+		audit_fail(a, "A5: unsync_children %u but %u bits set", sp->unsync_children, bits);
+	if (pte_list_check(&sp->parent_ptes))
+		audit_fail(a, "A4: corrupt parent_ptes");
+	for (unsigned i = 0; i < SPTE_ENT_PER_PAGE; i++) {
+		uint64_t spte = sp->spt[i];
+
+		if (!is_shadow_present_spte(spte) || is_mmio_spte(spte))
+			continue;
+		if (is_last_spte(spte, sp->role.level))
+			audit_leaf(a, sp, i, spte);
+		else
+			audit_nonleaf(a, sp, i, spte);
+	}
+}
+
+/* Count rmap and parent-pte entries: must equal the leaves and links seen. */
+static void audit_totals(struct audit *a)
+{
+	struct mmu_vm *vm = a->vm;
+	uint64_t rmap_entries = 0, parent_entries = 0;
+	struct list_head *pos;
+	struct memslot *slot;
+
+	for (unsigned i = 0; (slot = memslots_at(vm->slots, i)); i++)
+		for (int level = 1; level <= MEMSLOT_NR_LEVELS; level++)
+			for (uint64_t e = 0; e < memslot_level_entries(slot, level); e++)
+				rmap_entries += pte_list_count(&slot->rmap[level - 1][e]);
+	for (pos = vm->active_list.next; pos != &vm->active_list; pos = pos->next)
+		parent_entries += pte_list_count(&list_entry(pos, struct sp, link)->parent_ptes);
+	if (rmap_entries != a->leaves)
+		audit_fail(a, "A1: %llu rmap entries for %llu leaf sptes",
+		           (unsigned long long)rmap_entries, (unsigned long long)a->leaves);
+	if (parent_entries != a->nonleaves)
+		audit_fail(a, "A4: %llu parent ptes for %llu nonleaf sptes",
+		           (unsigned long long)parent_entries, (unsigned long long)a->nonleaves);
+	if (a->pages != vm->n_used_mmu_pages)
+		audit_fail(a, "A5: %llu pages on the active list, n_used_mmu_pages %llu",
+		           (unsigned long long)a->pages, (unsigned long long)vm->n_used_mmu_pages);
+	if (a->unsync != vm->stat.mmu_unsync)
+		audit_fail(a, "A5: %llu unsync pages, mmu_unsync %llu", (unsigned long long)a->unsync,
+		           (unsigned long long)vm->stat.mmu_unsync);
+	if (a->by_level[1] != vm->stat.pages_4k || a->by_level[2] != vm->stat.pages_2m ||
+	    a->by_level[3] != vm->stat.pages_1g)
+		audit_fail(a, "A5: pages_4k/2m/1g gauges disagree with the sptes");
+}
+
+static unsigned root_refs(struct mmu_vm *vm, const struct sp *sp)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		const struct mmu_vcpu *v = vm->vcpus[i];
+
+		if (!v)
+			continue;
+		for (unsigned r = 0; r <= MMU_NUM_PREV_ROOTS; r++) {
+			hpa_t hpa = r ? v->prev_roots[r - 1].hpa : v->root.hpa;
+
+			if (hpa == sp->spt_hpa)
+				n++;
+			if (hpa == v->lm_root_hpa && hpa != INVALID_HPA)
+				for (unsigned q = 0; q < 4; q++)
+					if (is_shadow_present_spte(v->pae_root[q]) &&
+					    spte_to_hpa(v->pae_root[q]) == sp->spt_hpa)
+						n++;
+		}
+	}
+	return n;
+}
+
+int mmu_audit(struct mmu_vm *vm, char *msg, size_t msglen)
+{
+	struct audit a = {.vm = vm, .msg = msg, .msglen = msglen};
+	struct list_head *pos;
+
+	for (pos = vm->active_list.next; pos != &vm->active_list; pos = pos->next) {
+		struct sp *sp = list_entry(pos, struct sp, link);
+
+		audit_sp(&a, sp);
+		if (root_refs(vm, sp) != sp->root_count)
+			audit_fail(&a, "A6: page gfn %#llx has root_count %u, %u references",
+			           (unsigned long long)sp->gfn, sp->root_count, root_refs(vm, sp));
+	}
+	audit_totals(&a);
+	return a.failed ? -EUCLEAN : 0;
+}
+
+void mmu_audit_if_enabled(struct mmu_vm *vm)
+{
+	char msg[256];
+
+#ifdef SMMU_AUDIT
+	const bool always = true;
+#else
+	const bool always = false;
+#endif
+	if (!vm->audit && !always)
+		return;
+	if (mmu_audit(vm, msg, sizeof(msg))) {
+		fprintf(stderr, "shadowmmu: MMU audit failed: %s\n", msg);
+		abort();
+	}
+}

@@ -1,0 +1,275 @@
+/*
+ * fault.c - the shadow page fault (KVM's FNAME(page_fault) and
+ * FNAME(fetch), Documentation/virt/kvm/mmu.rst "Reaction to events"):
+ *
+ *   1. walk the guest tables; if the guest translation faults, the fault is
+ *      the guest's: reflect it (#PF with the walker's error code);
+ *   2. gfn -> memslot; no slot: MMIO, a read-only slot refuses writes;
+ *   3. walk the shadow tables from the root, finding or creating the shadow
+ *      page for each guest table on the way (indirect pages) and, below a
+ *      guest large page mapped with smaller sptes, direct pages;
+ *   4. install the leaf spte (spte_make.c), which may find the gfn is a
+ *      shadowed guest page table: then the write is emulated.
+ *
+ * The guest walk sets A/D in the gptes (SDM 4.8), as the hardware would
+ * have done had it walked the guest's tables itself.
+ */
+#include <string.h>
+
+#include "mmu/mmu.h"
+#include "mmu/mmu_internal.h"
+#include "mmu/root.h"
+#include "mmu/slot_iface.h"
+
+/* Rights granted by one guest entry at `level` (SDM 4.6); PDPTE registers grant all. */
+static unsigned guest_entry_access(const struct mmu_vcpu *v, uint64_t gpte, unsigned level)
+{
+	unsigned acc = 0;
+
+	if (v->mode == SMMU_PAGING_PAE && level == 3)
+		return ACC_ALL;
+	if (gpte & X86_PTE_RW)
+		acc |= SMMU_ACC_W;
+	if (gpte & X86_PTE_US)
+		acc |= SMMU_ACC_U;
+	if (!(v->ctx_role.efer_nx && (gpte & X86_PTE_NX)))
+		acc |= SMMU_ACC_X;
+	return acc;
+}
+
+/* Rights of the guest entries above a table at `level` (KVM's pt_access). */
+static unsigned walk_pt_access(const struct mmu_vcpu *v, const struct smmu_walk *w, unsigned level)
+{
+	unsigned acc = ACC_ALL;
+
+	for (unsigned l = level + 1; l <= w->root_level; l++)
+		acc &= guest_entry_access(v, w->gpte[l - 1], l);
+	return acc;
+}
+
+/* The largest spte level for this translation: guest page size, host backing, tracking. */
+static unsigned leaf_level(struct mmu_vcpu *v, const struct smmu_walk *w, struct memslot *slot,
+                           gfn_t gfn)
+{
+	unsigned max = 3;
+
+	if (v->mode != SMMU_PAGING_OFF)
+		max = w->level;
+	if (max > 2 && !v->model->gbpages)
+		max = 2;
+	return mmu_max_mapping_level(v->vm, slot, gfn, max);
+}
+
+/* Role of the page at `level` under a guest walk: indirect above the guest leaf. */
+static union sp_role child_role(const struct mmu_vcpu *v, const struct smmu_walk *w, gva_t gva,
+                                unsigned level, unsigned leaf_access, gfn_t *gfn, gfn_t leaf_gfn)
+{
+	union sp_role role = v->ctx_role;
+	bool indirect = v->mode != SMMU_PAGING_OFF && level >= w->level;
+
+	role.level = level;
+	if (indirect) {
+		role.access = walk_pt_access(v, w, level);
+		*gfn = w->pte_gpa[level - 1] >> PAGE_SHIFT;
+		if (role.has_4_byte_gpte && level == 1)
+			role.quadrant = (gva >> 21) & 1;
+	} else {
+		role.direct = 1;
+		role.has_4_byte_gpte = 0;
+		role.access = leaf_access;
+		*gfn = leaf_gfn & ~(((gfn_t)1 << (9 * level)) - 1);
+	}
+	return role;
+}
+
+/* Zap pages of gfn that are unsync when a higher-level page for it appears. */
+static void zap_unsync_for_upper(struct mmu_vcpu *v, gfn_t gfn, union sp_role role)
+{
+	if (role.direct || role.level == 1)
+		return;
+	mmu_sync_pages_of_gfn(v, gfn);
+}
+
+/*
+ * The shadow page for (gfn, role): found in the hash (syncing it if it is
+ * unsync) or created (KVM's kvm_mmu_get_shadow_page).
+ */
+struct sp *mmu_get_sp(struct mmu_vcpu *v, gfn_t gfn, union sp_role role)
+{
+	struct mmu_vm *vm = v->vm;
+	struct list_head invalid_list;
+	struct sp *sp;
+
+	zap_unsync_for_upper(v, gfn, role);
+	list_init(&invalid_list);
+	for (sp = sp_hash_first(vm, gfn); sp; sp = sp->hash_next) {
+		if (sp->gfn != gfn || sp->role.word != role.word || sp_is_obsolete(vm, sp))
+			continue;
+		if (sp->unsync) {
+			if (!mmu_sync_page(v, sp, &invalid_list))
+				break; /* zapped: the chain changed, make a new page */
+			if (rmap_write_protect_gfn(vm, gfn))
+				mmu_flush_remote_tlbs(vm);
+		}
+		sp->write_flooding_count = 0;
+		return sp;
+	}
+	mmu_commit_zap_page(vm, &invalid_list);
+	vm->stat.mmu_cache_miss++;
+	sp = sp_alloc(v, gfn, role);
+	if (!role.direct)
+		account_shadowed(vm, sp);
+	return sp;
+}
+
+/* CR0.WP = 0: a supervisor write to a read-only page is allowed (SDM 4.6.1). */
+static unsigned leaf_access_for(const struct mmu_vcpu *v, const struct smmu_walk *w,
+                                const struct mmu_fault *f, bool *emulate)
+{
+	unsigned acc = v->mode == SMMU_PAGING_OFF ? ACC_ALL : w->access;
+	const struct smmu_cpu_state *s = v->cpu;
+
+	if (f->access != SMMU_ACCESS_WRITE || s->cpl == 3 || (acc & SMMU_ACC_W) ||
+	    v->ctx_role.cr0_wp)
+		return acc;
+	/*
+	 * KVM makes such an spte writable but supervisor-only, so a later user
+	 * access faults and is re-evaluated; with SMEP it also drops X.  Under
+	 * SMAP or protection keys a supervisor-only spte would hide faults the
+	 * guest must see (hardware applies them to user pages only), so the
+	 * write is emulated instead.
+	 */
+	if (s->cr4 & (X86_CR4_SMAP | X86_CR4_PKE)) {
+		*emulate = true;
+		return acc;
+	}
+	acc = (acc | SMMU_ACC_W) & ~SMMU_ACC_U;
+	if (s->cr4 & X86_CR4_SMEP)
+		acc &= ~SMMU_ACC_X;
+	return acc;
+}
+
+static enum mmu_fault_action emulate_write(struct mmu_vcpu *v, struct mmu_fault *f)
+{
+	struct mmu_vm *vm = v->vm;
+
+	vm->stat.pf_emulate++;
+	if (mmu_write_guest(vm, f->gpa, f->size, f->wdata))
+		return MMU_FAULT_MMIO;
+	mmu_pte_write(v, f->gpa, f->size);
+	return MMU_FAULT_EMULATED;
+}
+
+/* Steps 3 and 4: shadow walk down to the leaf, creating pages, then the spte. */
+static enum set_spte_result fetch(struct mmu_vcpu *v, const struct smmu_walk *w,
+                                  const struct mmu_fault *f, struct memslot *slot,
+                                  unsigned access)
+{
+	struct mmu_vm *vm = v->vm;
+	gfn_t gfn = gpa_to_gfn(f->gpa);
+	unsigned target = leaf_level(v, w, slot, gfn);
+	struct shadow_walk it;
+	struct leaf_request req;
+
+	if (!shadow_walk_init(v, &v->root, f->gva, &it))
+		return SET_SPTE_NOMEM;
+	for (;;) {
+		uint64_t *sptep = &it.sp->spt[spte_index(f->gva, it.level)];
+		uint64_t spte = *sptep;
+		union sp_role role;
+		gfn_t child_gfn;
+		struct sp *child;
+
+		it.sp->write_flooding_count = 0;
+		if (it.level == target) {
+			it.sptep = sptep;
+			break;
+		}
+		if (is_shadow_present_spte(spte) && !is_mmio_spte(spte) &&
+		    !is_last_spte(spte, it.level)) {
+			it.sp = sp_from_hpa(vm, spte_to_hpa(spte));
+			it.level--;
+			continue;
+		}
+		if (mmu_zap_spte(vm, it.sp, sptep, NULL))
+			mmu_flush_remote_tlbs(vm);
+		role = child_role(v, w, f->gva, it.level - 1, access, &child_gfn, gfn);
+		/*
+		 * Finding or creating the child may sync, zap or write-protect
+		 * pages of child_gfn: those are leaf-level pages and leaf sptes,
+		 * never it.sp (a page above the child), so the path stays valid.
+		 */
+		child = mmu_get_sp(v, child_gfn, role);
+		link_child_sp(v, sptep, child);
+		it.sp = child;
+		it.level--;
+	}
+	memset(&req, 0, sizeof(req));
+	req.gfn = gfn;
+	req.level = target;
+	req.access = access;
+	req.pkey = v->mode == SMMU_PAGING_OFF ? 0 : w->pkey;
+	req.gpte_dirty = v->mode == SMMU_PAGING_OFF || (w->gpte[w->level - 1] & X86_PTE_D);
+	req.write_fault = f->access == SMMU_ACCESS_WRITE;
+	req.user_fault = v->cpu->cpl == 3;
+	return mmu_set_spte(v, it.sp, it.sptep, &req);
+}
+
+static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fault *f)
+{
+	struct mmu_vm *vm = v->vm;
+	struct smmu_walk w;
+	struct memslot *slot;
+	bool emulate = false;
+	unsigned access;
+	enum set_spte_result r;
+
+	if (smmu_x86_walk(v->cpu, v->model, &vm->gpa_ops, f->gva, f->access, &w) != SMMU_WALK_OK) {
+		vm->stat.pf_guest++;
+		f->error_code = w.error_code;
+		return w.outcome == SMMU_WALK_GP ? MMU_FAULT_GP : MMU_FAULT_PF;
+	}
+	f->gpa = w.gpa;
+	slot = mmu_gfn_to_slot(vm, gpa_to_gfn(w.gpa));
+	if (!slot || (f->access == SMMU_ACCESS_WRITE && mmu_slot_readonly(slot))) {
+		vm->stat.pf_mmio++;
+		return MMU_FAULT_MMIO;
+	}
+	access = leaf_access_for(v, &w, f, &emulate);
+	if (emulate)
+		return emulate_write(v, f);
+	if (mmu_make_pages_available(v))
+		return MMU_FAULT_ERROR;
+	r = fetch(v, &w, f, slot, access);
+	switch (r) {
+	case SET_SPTE_OK:
+		vm->stat.pf_fixed++;
+		return MMU_FAULT_RETRY;
+	case SET_SPTE_WRITE_PROTECTED:
+		return emulate_write(v, f);
+	case SET_SPTE_MMIO:
+		vm->stat.pf_mmio++;
+		return MMU_FAULT_MMIO;
+	case SET_SPTE_NOMEM:
+		return MMU_FAULT_ERROR;
+	}
+	return MMU_FAULT_RETRY;
+}
+
+enum mmu_fault_action mmu_page_fault(struct mmu_vcpu *v, struct mmu_fault *f)
+{
+	struct mmu_vm *vm = v->vm;
+	enum mmu_fault_action act;
+
+	if (mmu_topup_caches(v))
+		return MMU_FAULT_ERROR;
+	pthread_mutex_lock(&vm->mmu_lock);
+	mmu_reclaim_step(vm);
+	if (mmu_load_locked(v))
+		act = MMU_FAULT_ERROR;
+	else
+		act = page_fault_locked(v, f);
+	mmu_audit_if_enabled(vm);
+	pthread_mutex_unlock(&vm->mmu_lock);
+	return act;
+}

@@ -1,0 +1,93 @@
+/*
+ * gpte.c - reading guest page-table entries outside the walker: when an
+ * unsync page is resynchronized, when a written gpte updates its spte, and
+ * on invlpg.  Only leaf-level (4 KiB) gptes are decoded here; anything the
+ * decoder is not sure of counts as invalid, which is always safe: the spte
+ * is dropped and the next access runs the full guest walker (KVM's
+ * FNAME(prefetch_invalid_gpte) makes the same trade).
+ *
+ * Where a gpte lives: a page shadowing 8-byte gptes maps entry i to byte
+ * 8*i of its guest table.  A page shadowing a 32-bit-paging table (1024
+ * 4-byte gptes) covers part of it, told by role.quadrant: a leaf page
+ * shadows gptes [512*q, 512*q + 512); a level-2 page shadows 256 PDEs, each
+ * turned into two 2 MiB sptes (mmu.rst, "role.quadrant").
+ */
+#include "mmu/mmu_internal.h"
+#include "mmu/slot_iface.h"
+
+unsigned gpte_size(const struct sp *sp)
+{
+	return sp->role.has_4_byte_gpte ? 4 : 8;
+}
+
+gpa_t sp_gpte_gpa(const struct sp *sp, unsigned spte_index)
+{
+	gpa_t table = gfn_to_gpa(sp->gfn);
+
+	if (!sp->role.has_4_byte_gpte)
+		return table + 8ull * spte_index;
+	if (sp->role.level == 1)
+		return table + 4ull * (512u * sp->role.quadrant + spte_index);
+	return table + 4ull * (256u * sp->role.quadrant + spte_index / 2);
+}
+
+int mmu_read_gpte(struct mmu_vm *vm, const struct sp *sp, unsigned spte_index, uint64_t *gpte)
+{
+	return mmu_read_guest(vm, sp_gpte_gpa(sp, spte_index), gpte_size(sp), gpte);
+}
+
+/* Bits of a 4 KiB gpte that must be zero (SDM 4.4.2 Table 4-11, 4.5 Table 4-19). */
+static uint64_t leaf_gpte_rsvd_mask(const struct mmu_vcpu *v, const struct sp *sp)
+{
+	unsigned m = v->model->maxphyaddr;
+
+	if (sp->role.has_4_byte_gpte)
+		return 0;
+	if (v->mode == SMMU_PAGING_PAE)
+		return bits_range(62, m) | (sp->role.efer_nx ? 0 : X86_PTE_NX);
+	return bits_range(51, m) | (sp->role.efer_nx ? 0 : X86_PTE_NX);
+}
+
+static unsigned gpte_access(const struct sp *sp, uint64_t gpte)
+{
+	unsigned acc = 0;
+
+	if (gpte & X86_PTE_RW)
+		acc |= SMMU_ACC_W;
+	if (gpte & X86_PTE_US)
+		acc |= SMMU_ACC_U;
+	if (!(sp->role.efer_nx && (gpte & X86_PTE_NX)))
+		acc |= SMMU_ACC_X;
+	return acc;
+}
+
+/*
+ * Decode gpte, entry `index` of leaf page sp, into a prefetch request.
+ * False if it cannot be mapped without a full walk (not present, not
+ * accessed, reserved bits, or in doubt).
+ */
+bool mmu_gpte_to_leaf(struct mmu_vcpu *v, const struct sp *sp, unsigned index, uint64_t gpte,
+                      struct leaf_request *req)
+{
+	uint64_t addr_mask = sp->role.has_4_byte_gpte ? 0xfffff000ull : bits_range(51, 12);
+	bool pke;
+
+	(void)index;
+	if (sp->role.level != 1 || sp->role.direct)
+		return false;
+	if (!(gpte & X86_PTE_P) || !(gpte & X86_PTE_A))
+		return false;
+	if (gpte & leaf_gpte_rsvd_mask(v, sp))
+		return false;
+	pke = (v->mode == SMMU_PAGING_4LEVEL || v->mode == SMMU_PAGING_5LEVEL) &&
+	      (v->cpu->cr4 & X86_CR4_PKE);
+	*req = (struct leaf_request){
+		.gfn = (gpte & addr_mask) >> PAGE_SHIFT,
+		.level = 1,
+		.access = sp->role.access & gpte_access(sp, gpte),
+		.pkey = pke ? (unsigned)((gpte >> X86_PTE_PKEY_SHIFT) & 0xf) : 0,
+		.gpte_dirty = gpte & X86_PTE_D,
+		.prefetch = true,
+	};
+	return true;
+}

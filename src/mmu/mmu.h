@@ -1,0 +1,77 @@
+/*
+ * mmu.h - the shadow MMU as the rest of the library sees it: one mmu_vm
+ * per VM, one mmu_vcpu per vCPU, and the events that drive it (Documentation/
+ * virt/kvm/mmu.rst, "Reaction to events"): a failed hardware walk, control
+ * register writes, invlpg, guest TLB flushes, zap-all, memslot changes.
+ */
+#ifndef SMMU_MMU_H
+#define SMMU_MMU_H
+
+#include <shadowmmu/x86.h>
+
+#include "common.h"
+#include "mmu/stats.h"
+
+struct mmu_vm;
+struct mmu_vcpu;
+struct arena;
+struct memslots;
+struct hostmem;
+
+struct mmu_vm_config {
+	struct arena *arena;
+	struct memslots *slots;
+	struct hostmem *hm;
+	unsigned nr_vcpus;
+	uint64_t n_max_mmu_pages; /* 0: derived from the arena size */
+	bool unsync;              /* allow unsync pages */
+	bool audit;               /* check invariants after every operation */
+	void (*flush_vcpu_tlb)(void *ctx, unsigned vcpu_id);
+	void *flush_ctx;
+};
+
+int mmu_vm_create(const struct mmu_vm_config *cfg, struct mmu_vm **out);
+void mmu_vm_destroy(struct mmu_vm *vm);
+int mmu_vcpu_create(struct mmu_vm *vm, unsigned id, struct smmu_cpu_state *cpu,
+                    const struct smmu_cpu_model *model, struct mmu_vcpu **out);
+void mmu_vcpu_destroy(struct mmu_vcpu *v);
+
+/* What the vCPU must do after a failed hardware walk. */
+enum mmu_fault_action {
+	MMU_FAULT_RETRY,    /* the translation was fixed: walk again */
+	MMU_FAULT_PF,       /* inject #PF with fault->error_code */
+	MMU_FAULT_GP,       /* inject #GP */
+	MMU_FAULT_MMIO,     /* no memory behind fault->gpa: MMIO semantics */
+	MMU_FAULT_EMULATED, /* the MMU performed the write itself */
+	MMU_FAULT_ERROR,    /* out of memory or internal error */
+};
+
+struct mmu_fault {
+	gva_t gva;                    /* in */
+	enum smmu_access_type access; /* in */
+	unsigned size;                /* in: bytes accessed */
+	uint64_t wdata;               /* in: value written (writes) */
+	uint32_t error_code;          /* out: MMU_FAULT_PF */
+	gpa_t gpa;                    /* out: MMU_FAULT_MMIO / EMULATED */
+};
+
+enum mmu_fault_action mmu_page_fault(struct mmu_vcpu *v, struct mmu_fault *f);
+
+/* The root the hardware walker must use now (loads one if needed); INVALID_HPA on error. */
+hpa_t mmu_current_root(struct mmu_vcpu *v);
+
+/* Control-register events (after the architectural write succeeded). */
+void mmu_cr3_changed(struct mmu_vcpu *v, bool noflush);
+void mmu_context_changed(struct mmu_vcpu *v);
+void mmu_invlpg(struct mmu_vcpu *v, gva_t gva);
+void mmu_guest_tlb_flush(struct mmu_vcpu *v, bool all_roots);
+
+/* VM-wide events. */
+void mmu_zap_all_fast(struct mmu_vm *vm);
+void mmu_zap_all_sync(struct mmu_vm *vm);
+
+void mmu_get_stats(struct mmu_vm *vm, struct mmu_stats *st);
+/* Check every invariant; 0, or -EUCLEAN with a description in msg. */
+int mmu_check(struct mmu_vm *vm, char *msg, size_t msglen);
+
+#endif /* SMMU_MMU_H */

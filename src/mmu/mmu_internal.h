@@ -1,0 +1,261 @@
+/*
+ * mmu_internal.h - the shadow MMU's data structures (shared by src/mmu/*.c).
+ *
+ * The model is KVM's (Documentation/virt/kvm/mmu.rst, arch/x86/kvm/mmu/):
+ *
+ *  - A shadow page (struct sp) is one 4 KiB table of 512 sptes in an arena
+ *    frame plus a header.  Its role word says what it shadows (level, direct
+ *    or a guest table, the quadrant of a 4-byte-gpte table, the rights
+ *    inherited from upper levels, and the CR0/CR4/EFER bits that change how
+ *    gptes translate).  (gfn, role) identifies a shadow page: the hash is
+ *    keyed by gfn and lookups compare the role word.
+ *  - Indirect pages shadow a guest page table at gfn; their `shadowed`
+ *    array records the gfn and rights each leaf spte maps.  Direct pages map
+ *    a linear gfn range and keep no such array: entry i maps
+ *    gfn + (i << 9 * (level - 1)) (KVM commit 2032a93d66fa).
+ *  - The sptes form a DAG: a nonleaf spte points at a child sp, and the
+ *    child lists that spte in parent_ptes.  Leaf sptes are listed in the
+ *    rmap of (memslot, gfn, level).
+ *  - A shadowed guest page table is write-protected (every spte mapping its
+ *    gfn is read-only), unless all its shadow pages are leaf-level and
+ *    `unsync`: then the guest may write it and the MMU resynchronizes on
+ *    invlpg, TLB flush and cr3 loads.  unsync_child_bitmap marks the path
+ *    from a root down to each unsync page.
+ *  - Every sp carries the VM's generation at creation; zap-all bumps the
+ *    VM generation, so all existing pages become obsolete at once and are
+ *    freed in batches afterwards (KVM commit 5304b8d37c2a, "fast invalidate").
+ *
+ * Locking: all of it is guarded by the VM's mmu_lock.
+ */
+#ifndef SMMU_MMU_INTERNAL_H
+#define SMMU_MMU_INTERNAL_H
+
+#include <pthread.h>
+
+#include "common.h"
+#include "mmu/list.h"
+#include "mmu/mmu_cache.h"
+#include "mmu/pte_list.h"
+#include "mmu/stats.h"
+#include "x86/spte.h"
+
+struct arena;
+struct memslots;
+struct memslot;
+struct hostmem;
+struct mmu_vm;
+
+/* Rights in a role and in `shadowed` entries: SMMU_ACC_W/U/X (shadowmmu/x86.h). */
+#define ACC_ALL (SMMU_ACC_W | SMMU_ACC_U | SMMU_ACC_X)
+
+/*
+ * The role of a shadow page; also the hash key with gfn.  Pages for the
+ * same gfn with different roles are different pages (a guest table can be
+ * shadowed at several levels or under several CR0/CR4 settings at once).
+ */
+union sp_role {
+	uint32_t word;
+	struct {
+		uint32_t level : 3;           /* 1 = 4K sptes ... 5 = PML5 */
+		uint32_t has_4_byte_gpte : 1; /* shadows a 32-bit-paging table */
+		uint32_t quadrant : 2;        /* which part of a 4-byte-gpte table */
+		uint32_t direct : 1;          /* maps a linear gfn range */
+		uint32_t access : 3;          /* ACC_* inherited from upper levels */
+		uint32_t invalid : 1;         /* zapped while still a root */
+		uint32_t efer_nx : 1;         /* EFER.NXE the gptes were read under */
+		uint32_t cr0_wp : 1;          /* CR0.WP */
+		uint32_t smep_andnot_wp : 1;  /* SMEP && !WP: see make_leaf_spte() */
+		uint32_t smap_andnot_wp : 1;  /* SMAP && !WP */
+		uint32_t pae_root : 1;        /* the 4-entry PDPT page of a PAE/32-bit root */
+		uint32_t pad : 16;
+	};
+};
+
+/* Role bits that the paging context decides (everything but level/quadrant/direct/access). */
+union sp_role mmu_context_role(const struct smmu_cpu_state *s);
+
+struct sp {
+	struct list_head link;    /* on mmu_vm.active_list, newest first */
+	struct sp *hash_next;     /* chain of mmu_vm.hash[gfn bucket] */
+	union sp_role role;       /* what this page shadows */
+	gfn_t gfn;                /* guest table (indirect) or first gfn (direct) */
+	uint64_t *spt;            /* the 512 sptes (arena memory) */
+	hpa_t spt_hpa;            /* where the hardware finds them */
+	uint64_t *shadowed;       /* indirect: per spte (gfn << 12 | ACC_*); direct: NULL */
+	struct rmap_head parent_ptes; /* sptes pointing at this page */
+	uint64_t mmu_valid_gen;   /* VM generation at creation (obsolete if stale) */
+	unsigned root_count;      /* references as a root (current or cached) */
+	unsigned unsync_children; /* set bits in unsync_child_bitmap */
+	unsigned write_flooding_count; /* emulated writes since last use as a table */
+	bool unsync;              /* guest may have changed gptes since last sync */
+	uint64_t unsync_child_bitmap[SPTE_ENT_PER_PAGE / 64];
+};
+
+/* Outcomes of the fault path (KVM's RET_PF_*). */
+enum ret_pf {
+	RET_PF_FIXED,    /* an spte was installed: retry the access */
+	RET_PF_RETRY,    /* nothing done (raced): retry the access */
+	RET_PF_EMULATE,  /* the MMU performed the access itself */
+	RET_PF_INJECT,   /* the guest translation faults: inject #PF */
+	RET_PF_INVALID,  /* internal error (out of memory): report it */
+};
+
+/* How many roots a vCPU keeps cached besides the current one (KVM_MMU_NUM_PREV_ROOTS). */
+#define MMU_NUM_PREV_ROOTS 3
+
+struct mmu_root {
+	hpa_t hpa;    /* root table the hardware walks, or INVALID_HPA */
+	uint64_t pgd; /* guest cr3 (without PCID/flags) it shadows */
+	union sp_role role;
+};
+
+/* Per-vCPU MMU state (KVM's struct kvm_mmu plus the vCPU's memory caches). */
+struct mmu_vcpu {
+	struct mmu_vm *vm;
+	struct smmu_cpu_state *cpu;     /* the vCPU's architectural state */
+	const struct smmu_cpu_model *model;
+	unsigned vcpu_id;
+	union sp_role ctx_role;         /* context role bits of the current mode */
+	enum smmu_paging_mode mode;     /* current guest paging mode */
+	struct mmu_root root;           /* current root */
+	struct mmu_root prev_roots[MMU_NUM_PREV_ROOTS]; /* most recent first */
+	hpa_t lm_root_hpa;              /* special PML4 above the PAE roots */
+	uint64_t *lm_root;
+	hpa_t pae_root_hpa;             /* special 4-entry PDPT of PAE/32-bit roots */
+	uint64_t *pae_root;
+	struct mmu_cache pte_list_desc_cache; /* rmap / parent-pte descriptors */
+	struct mmu_cache sp_header_cache;     /* struct sp */
+	struct mmu_cache shadowed_cache;      /* indirect pages' shadowed arrays */
+	unsigned spt_frames_ready;      /* shadow frames reserved for this fault */
+	hpa_t spt_frames[8];
+	bool tlb_flush_pending;         /* flush this vCPU's TLB before the next access */
+};
+
+/* Per-VM MMU state. */
+struct mmu_vm {
+	struct arena *arena;
+	struct memslots *slots;
+	struct hostmem *hm;
+	pthread_mutex_t mmu_lock;
+	struct sp **hash;               /* by gfn: MMU_HASH_SIZE buckets */
+	struct list_head active_list;   /* every sp, newest first */
+	uint64_t n_used_mmu_pages;
+	uint64_t n_max_mmu_pages;
+	uint64_t mmu_valid_gen;         /* bumped by zap-all */
+	uint64_t n_obsolete;            /* obsolete pages not yet freed */
+	struct sp ***sp_map;            /* shadow frame pfn -> sp, two levels */
+	uint64_t sp_map_dirs;
+	struct mmu_slab pte_list_desc_slab, sp_header_slab, shadowed_slab;
+	struct mmu_vcpu **vcpus;
+	unsigned nr_vcpus;
+	bool unsync_enabled;            /* allow unsync pages (else always write-protect) */
+	bool audit;                     /* check every invariant after each operation */
+	struct mmu_stats stat;
+	struct smmu_gpa_ops gpa_ops;    /* guest memory for the guest walker */
+	/* Callbacks into the VM (TLB flushes of the software vCPUs). */
+	void (*flush_vcpu_tlb)(void *ctx, unsigned vcpu_id);
+	void *flush_ctx;
+};
+
+/* Pages one fault may create (a root plus one per level): kept free below the cap. */
+#define MMU_MIN_FREE_PAGES 6
+
+#define MMU_HASH_BITS 12
+#define MMU_HASH_SIZE (1u << MMU_HASH_BITS)
+
+/* ---- sp.c: shadow page allocation, hash, lookup by hpa ------------------ */
+struct sp *sp_from_hpa(const struct mmu_vm *vm, hpa_t hpa);
+struct sp *sptep_to_sp(const struct mmu_vm *vm, const uint64_t *sptep);
+unsigned sptep_index(const struct sp *sp, const uint64_t *sptep);
+hpa_t sptep_to_hpa(const struct mmu_vm *vm, const uint64_t *sptep);
+uint64_t *hpa_to_sptes(const struct mmu_vm *vm, hpa_t hpa);
+bool sp_is_obsolete(const struct mmu_vm *vm, const struct sp *sp);
+gfn_t sp_get_gfn(const struct sp *sp, unsigned index);
+unsigned sp_get_access(const struct sp *sp, unsigned index);
+void sp_set_shadowed(struct sp *sp, unsigned index, gfn_t gfn, unsigned access);
+struct sp *sp_alloc(struct mmu_vcpu *v, gfn_t gfn, union sp_role role);
+void sp_free(struct mmu_vm *vm, struct sp *sp);
+void sp_hash_del(struct mmu_vm *vm, struct sp *sp);
+struct sp *sp_hash_first(const struct mmu_vm *vm, gfn_t gfn);
+int mmu_topup_caches(struct mmu_vcpu *v);
+int mmu_vm_sp_map_init(struct mmu_vm *vm);
+void mmu_vm_sp_map_destroy(struct mmu_vm *vm);
+
+/* Iterate the valid (not obsolete) pages shadowing gfn as a guest table. */
+#define for_each_gfn_valid_indirect_sp(vm, sp, gfn_)                                   \
+	for ((sp) = sp_hash_first((vm), (gfn_)); (sp); (sp) = (sp)->hash_next)          \
+		if ((sp)->gfn != (gfn_) || (sp)->role.direct || (sp)->role.invalid ||   \
+		    sp_is_obsolete((vm), (sp))) {                                       \
+		} else
+
+/* ---- link.c: linking, parent ptes, unsync bitmaps ----------------------- */
+void link_child_sp(struct mmu_vcpu *v, uint64_t *sptep, struct sp *child);
+void drop_parent_pte(struct mmu_vm *vm, struct sp *child, uint64_t *parent_sptep);
+void mark_parents_unsync(struct mmu_vm *vm, struct sp *sp);
+void clear_unsync_child_bit(struct mmu_vm *vm, struct sp *parent, unsigned index);
+
+/* ---- rmap.c: gfn -> sptes ------------------------------------------------ */
+struct rmap_head *gfn_to_rmap(struct mmu_vm *vm, gfn_t gfn, unsigned level);
+void rmap_add(struct mmu_vcpu *v, uint64_t *sptep, gfn_t gfn, unsigned level);
+void rmap_remove(struct mmu_vm *vm, uint64_t *sptep);
+bool rmap_write_protect_gfn(struct mmu_vm *vm, gfn_t gfn);
+bool gfn_is_write_tracked(struct mmu_vm *vm, gfn_t gfn);
+void account_shadowed(struct mmu_vm *vm, struct sp *sp);
+void unaccount_shadowed(struct mmu_vm *vm, struct sp *sp);
+
+/* ---- zap.c: removing sptes and shadow pages ----------------------------- */
+void mmu_drop_spte(struct mmu_vm *vm, uint64_t *sptep);
+bool mmu_zap_spte(struct mmu_vm *vm, struct sp *sp, uint64_t *sptep, struct list_head *invalid_list);
+bool mmu_prepare_zap_page(struct mmu_vm *vm, struct sp *sp, struct list_head *invalid_list);
+void mmu_commit_zap_page(struct mmu_vm *vm, struct list_head *invalid_list);
+void mmu_flush_remote_tlbs(struct mmu_vm *vm);
+int mmu_make_pages_available(struct mmu_vcpu *v);
+void mmu_zap_obsolete_pages(struct mmu_vm *vm, unsigned long batch);
+
+/* ---- sync.c: unsync and resync ------------------------------------------ */
+int mmu_try_to_unsync_pages(struct mmu_vcpu *v, gfn_t gfn, bool can_unsync);
+bool mmu_sync_page(struct mmu_vcpu *v, struct sp *sp, struct list_head *invalid_list);
+void mmu_sync_children(struct mmu_vcpu *v, struct sp *parent);
+void mmu_sync_roots(struct mmu_vcpu *v);
+void mmu_sync_pages_of_gfn(struct mmu_vcpu *v, gfn_t gfn);
+
+/* ---- spte_make.c: leaf sptes from gptes --------------------------------- */
+struct leaf_request {
+	gfn_t gfn;          /* guest frame being mapped */
+	unsigned level;     /* spte level */
+	unsigned access;    /* ACC_* the guest grants */
+	unsigned pkey;      /* guest protection key */
+	bool gpte_dirty;    /* guest leaf has D = 1 */
+	bool global;
+	bool write_fault;   /* the faulting access was a write */
+	bool user_fault;    /* ... from CPL 3 */
+	bool prefetch;      /* not the faulting access (sync, pte update) */
+};
+enum set_spte_result {
+	SET_SPTE_OK,
+	SET_SPTE_WRITE_PROTECTED, /* a write to a shadowed table: emulate */
+	SET_SPTE_MMIO,            /* no memslot: MMIO spte installed */
+	SET_SPTE_NOMEM,
+};
+enum set_spte_result mmu_set_spte(struct mmu_vcpu *v, struct sp *sp, uint64_t *sptep,
+                                  const struct leaf_request *req);
+
+/* ---- gpte.c: reading guest page tables ---------------------------------- */
+unsigned gpte_size(const struct sp *sp);
+gpa_t sp_gpte_gpa(const struct sp *sp, unsigned spte_index);
+int mmu_read_gpte(struct mmu_vm *vm, const struct sp *sp, unsigned spte_index, uint64_t *gpte);
+bool mmu_gpte_to_leaf(struct mmu_vcpu *v, const struct sp *sp, unsigned index, uint64_t gpte,
+                      struct leaf_request *req);
+
+/* ---- fault.c / pte_write.c / root.c -------------------------------------- */
+struct sp *mmu_get_sp(struct mmu_vcpu *v, gfn_t gfn, union sp_role role);
+void mmu_pte_write(struct mmu_vcpu *v, gpa_t gpa, unsigned bytes);
+int mmu_load_locked(struct mmu_vcpu *v);
+void mmu_reclaim_step(struct mmu_vm *vm);
+
+/* ---- audit.c ------------------------------------------------------------ */
+int mmu_audit(struct mmu_vm *vm, char *msg, size_t msglen);
+/* With vm->audit set, run mmu_audit and abort on a broken invariant (tests). */
+void mmu_audit_if_enabled(struct mmu_vm *vm);
+
+#endif /* SMMU_MMU_INTERNAL_H */

@@ -1,0 +1,161 @@
+/*
+ * slot_iface.c - the MMU's view of guest memory, over memslots and the host
+ * address space (see slot_iface.h).  Every frame the MMU ever maps comes
+ * from mmu_gfn_to_pfn: gfn -> memslot -> hva -> hostmem -> arena frame, so
+ * an spte can only point at memory backing one of this VM's memslots.
+ */
+#include <errno.h>
+
+#include "host/arena.h"
+#include "memslot.h"
+#include "mmu/slot_iface.h"
+
+struct memslot *mmu_gfn_to_slot(struct mmu_vm *vm, gfn_t gfn)
+{
+	return memslots_find(vm->slots, gfn);
+}
+
+struct rmap_head *mmu_slot_rmap(struct memslot *slot, gfn_t gfn, unsigned level)
+{
+	return memslot_rmap(slot, gfn, (int)level);
+}
+
+void mmu_slot_disallow_lpage(struct memslot *slot, gfn_t gfn, int delta)
+{
+	if (delta > 0)
+		memslot_disallow_lpage_inc(slot, gfn);
+	else
+		memslot_disallow_lpage_dec(slot, gfn);
+}
+
+bool mmu_slot_readonly(const struct memslot *slot)
+{
+	return slot->flags & MEMSLOT_READONLY;
+}
+
+uint64_t mmu_memslots_generation(struct mmu_vm *vm)
+{
+	return memslots_generation(vm->slots);
+}
+
+/*
+ * A leaf may map `level` only if the whole large page lies in the slot, no
+ * shadowed guest table lies in it (disallow count), and the host backs it
+ * with a frame run at least as large (KVM's kvm_mmu_max_mapping_level).
+ */
+unsigned mmu_max_mapping_level(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn,
+                               unsigned max_level)
+{
+	struct host_pfn hp;
+	unsigned level = max_level;
+
+	if (level > 1 && hostmem_hva_to_pfn(vm->hm, memslot_gfn_to_hva(slot, gfn), false, &hp) == 0 &&
+	    (unsigned)hp.level < level)
+		level = (unsigned)hp.level;
+	while (level > 1 && memslot_lpage_disallowed(slot, gfn, (int)level))
+		level--;
+	return level ? level : 1;
+}
+
+int mmu_gfn_to_pfn(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool write,
+                   struct host_pfn *out)
+{
+	int r;
+
+	if (!memslot_contains(slot, gfn))
+		return -EFAULT;
+	r = hostmem_hva_to_pfn(vm->hm, memslot_gfn_to_hva(slot, gfn), write, out);
+	if (r)
+		return r;
+	if (slot->flags & MEMSLOT_READONLY)
+		out->writable = false;
+	return 0;
+}
+
+/* Host pointer to guest bytes [gpa, gpa + size) within one page, or NULL. */
+static void *gpa_to_ptr(struct mmu_vm *vm, gpa_t gpa, unsigned size, bool write)
+{
+	struct memslot *slot = memslots_find(vm->slots, gpa_to_gfn(gpa));
+	struct host_pfn hp;
+
+	if (!slot || (write && (slot->flags & MEMSLOT_READONLY)))
+		return NULL;
+	if ((gpa & ~PAGE_MASK) + size > PAGE_SIZE)
+		return NULL;
+	if (hostmem_hva_to_pfn(vm->hm, memslot_gfn_to_hva(slot, gpa_to_gfn(gpa)), write, &hp))
+		return NULL;
+	if (write && !hp.writable)
+		return NULL;
+	return arena_hpa_to_ptr(vm->arena, (hp.pfn << PAGE_SHIFT) | (gpa & ~PAGE_MASK), size);
+}
+
+int mmu_read_guest(struct mmu_vm *vm, gpa_t gpa, unsigned size, uint64_t *val)
+{
+	uint8_t *p = gpa_to_ptr(vm, gpa, size, false);
+	uint64_t v = 0;
+
+	if (!p || size > 8)
+		return -EFAULT;
+	for (unsigned i = 0; i < size; i++)
+		v |= (uint64_t)__atomic_load_n(&p[i], __ATOMIC_RELAXED) << (8 * i);
+	*val = v;
+	return 0;
+}
+
+int mmu_write_guest(struct mmu_vm *vm, gpa_t gpa, unsigned size, uint64_t val)
+{
+	uint8_t *p = gpa_to_ptr(vm, gpa, size, true);
+	struct memslot *slot;
+
+	if (!p || size > 8)
+		return -EFAULT;
+	for (unsigned i = 0; i < size; i++)
+		__atomic_store_n(&p[i], (uint8_t)(val >> (8 * i)), __ATOMIC_RELAXED);
+	slot = memslots_find(vm->slots, gpa_to_gfn(gpa));
+	if (slot && slot->dirty_bitmap)
+		memslot_mark_dirty(slot, gpa_to_gfn(gpa));
+	return 0;
+}
+
+/* ---- guest memory for the guest walker (struct smmu_gpa_ops) ------------ */
+static int walker_read(void *ctx, uint64_t gpa, unsigned size, uint64_t *val)
+{
+	return mmu_read_guest(ctx, gpa, size, val);
+}
+
+/* A/D updates: compare-and-exchange on the guest's page (SDM 4.8). */
+static int walker_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, uint64_t new_val)
+{
+	struct mmu_vm *vm = ctx;
+	void *p = gpa_to_ptr(vm, gpa, size, true);
+	struct memslot *slot;
+	bool ok;
+
+	if (!p || (gpa & (size - 1)))
+		return -EFAULT;
+	if (size == 8) {
+		uint64_t expect = old;
+
+		ok = __atomic_compare_exchange_n((uint64_t *)p, &expect, new_val, false,
+		                                 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	} else {
+		uint32_t expect = (uint32_t)old;
+
+		ok = __atomic_compare_exchange_n((uint32_t *)p, &expect, (uint32_t)new_val, false,
+		                                 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	}
+	if (!ok)
+		return 1;
+	slot = memslots_find(vm->slots, gpa_to_gfn(gpa));
+	if (slot && slot->dirty_bitmap)
+		memslot_mark_dirty(slot, gpa_to_gfn(gpa));
+	return 0;
+}
+
+void mmu_init_gpa_ops(struct mmu_vm *vm);
+void mmu_init_gpa_ops(struct mmu_vm *vm)
+{
+	vm->gpa_ops.read = walker_read;
+	vm->gpa_ops.cmpxchg = walker_cmpxchg;
+	vm->gpa_ops.ctx = vm;
+}

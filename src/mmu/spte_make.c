@@ -1,0 +1,91 @@
+/*
+ * spte_make.c - installing a leaf spte for a guest translation (KVM's
+ * mmu_set_spte / make_spte).
+ *
+ * Rights: the spte grants what the guest grants (role.access of the upper
+ * levels and'ed with the leaf gpte), minus:
+ *  - W when the gpte is not yet dirty, so that the guest's first write
+ *    faults and the guest walker sets D (SDM 4.8: D is set on the first
+ *    write through a translation);
+ *  - W when the host mapping is read-only (read-only slot, merged page);
+ *  - W when gfn is itself a shadowed guest page table that cannot be
+ *    unsync: writes to it must be seen (emulated) so the shadow follows.
+ * A is set at once: the guest walker has just set A in the gpte.
+ */
+#include "mmu/mmu_internal.h"
+#include "mmu/slot_iface.h"
+
+static unsigned leaf_level_size_pages(unsigned level)
+{
+	return 1u << (9 * (level - 1));
+}
+
+/* Replace whatever *sptep holds with nothing, keeping rmaps and links right. */
+static bool clear_old_spte(struct mmu_vm *vm, struct sp *sp, uint64_t *sptep, uint64_t new_spte)
+{
+	uint64_t old = *sptep;
+
+	if (!is_shadow_present_spte(old))
+		return false;
+	if (!is_mmio_spte(old) && is_last_spte(old, sp->role.level) &&
+	    spte_to_pfn(old) == spte_to_pfn(new_spte) && is_shadow_present_spte(new_spte))
+		return false; /* same frame: the rmap entry stays */
+	mmu_zap_spte(vm, sp, sptep, NULL);
+	return true;
+}
+
+/*
+ * Decide W for a leaf mapping a gfn the MMU write-tracks.  Returns false if
+ * W must be withheld.
+ */
+static bool may_map_writable(struct mmu_vcpu *v, const struct leaf_request *req)
+{
+	if (!gfn_is_write_tracked(v->vm, req->gfn))
+		return true;
+	return mmu_try_to_unsync_pages(v, req->gfn, !req->prefetch) == 0;
+}
+
+enum set_spte_result mmu_set_spte(struct mmu_vcpu *v, struct sp *sp, uint64_t *sptep,
+                                  const struct leaf_request *req)
+{
+	struct mmu_vm *vm = v->vm;
+	struct memslot *slot = mmu_gfn_to_slot(vm, req->gfn);
+	unsigned idx = sptep_index(sp, sptep);
+	enum set_spte_result ret = SET_SPTE_OK;
+	unsigned access = req->access;
+	struct host_pfn hp;
+	uint64_t spte, old = *sptep;
+	unsigned flags = SPTE_MK_ACCESSED;
+	gfn_t base_gfn = req->gfn & ~((gfn_t)leaf_level_size_pages(req->level) - 1);
+
+	if (!slot || mmu_gfn_to_pfn(vm, slot, base_gfn, req->write_fault, &hp)) {
+		spte = spte_make_mmio(req->gfn, access, mmu_memslots_generation(vm));
+		if (clear_old_spte(vm, sp, sptep, spte))
+			mmu_flush_remote_tlbs(vm);
+		__atomic_store_n(sptep, spte, __ATOMIC_RELEASE);
+		sp_set_shadowed(sp, idx, req->gfn, access);
+		return SET_SPTE_MMIO;
+	}
+	if (!req->gpte_dirty || !hp.writable || mmu_slot_readonly(slot))
+		access &= ~SMMU_ACC_W;
+	if ((access & SMMU_ACC_W) && !may_map_writable(v, req)) {
+		access &= ~SMMU_ACC_W;
+		if (req->write_fault)
+			ret = SET_SPTE_WRITE_PROTECTED;
+	}
+	if (req->write_fault && (access & SMMU_ACC_W))
+		flags |= SPTE_MK_DIRTY;
+	spte = spte_make_leaf((hpa_t)hp.pfn << PAGE_SHIFT, req->level, access, req->pkey, flags);
+
+	if (clear_old_spte(vm, sp, sptep, spte)) {
+		mmu_flush_remote_tlbs(vm);
+		old = 0;
+	}
+	__atomic_store_n(sptep, spte, __ATOMIC_RELEASE);
+	sp_set_shadowed(sp, idx, base_gfn, req->access);
+	if (!is_shadow_present_spte(old))
+		rmap_add(v, sptep, base_gfn, req->level);
+	else if (is_writable_spte(old) && !is_writable_spte(spte))
+		mmu_flush_remote_tlbs(vm);
+	return ret;
+}

@@ -1,0 +1,218 @@
+/*
+ * zap.c - taking translations away: single sptes, whole shadow pages
+ * (KVM's two-phase kvm_mmu_prepare_zap_page / kvm_mmu_commit_zap_page, so
+ * that one TLB flush covers a batch), recycling when the page count passes
+ * n_max_mmu_pages, and freeing obsolete pages after a zap-all.
+ *
+ * A zapped page leaves the hash at once; it is freed at commit, after the
+ * vCPU TLBs were flushed, unless it is still a root: then it is marked
+ * role.invalid and freed when its last root reference goes (put_root).
+ */
+#include <errno.h>
+
+#include "mmu/mmu_internal.h"
+
+/* Remove a leaf spte from its rmap and clear it. */
+void mmu_drop_spte(struct mmu_vm *vm, uint64_t *sptep)
+{
+	uint64_t old = *sptep;
+
+	if (is_shadow_present_spte(old) && !is_mmio_spte(old))
+		rmap_remove(vm, sptep);
+	__atomic_store_n(sptep, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * Clear one spte of sp: a leaf leaves its rmap, a nonleaf unlinks the
+ * child (which stays cached for reuse).  Returns true if it was present.
+ */
+bool mmu_zap_spte(struct mmu_vm *vm, struct sp *sp, uint64_t *sptep, struct list_head *invalid_list)
+{
+	uint64_t spte = *sptep;
+	struct sp *child;
+
+	(void)invalid_list;
+	if (!is_shadow_present_spte(spte))
+		return false;
+	if (is_mmio_spte(spte) || is_last_spte(spte, sp->role.level)) {
+		mmu_drop_spte(vm, sptep);
+		return true;
+	}
+	child = sp_from_hpa(vm, spte_to_hpa(spte));
+	SMMU_ASSERT(child);
+	if (child)
+		drop_parent_pte(vm, child, sptep);
+	else
+		__atomic_store_n(sptep, 0, __ATOMIC_RELEASE);
+	return true;
+}
+
+static void unlink_children(struct mmu_vm *vm, struct sp *sp, struct list_head *invalid_list)
+{
+	for (unsigned i = 0; i < SPTE_ENT_PER_PAGE; i++)
+		mmu_zap_spte(vm, sp, &sp->spt[i], invalid_list);
+}
+
+static void unlink_parents(struct mmu_vm *vm, struct sp *sp)
+{
+	struct pte_list_iter it;
+	uint64_t *sptep;
+
+	while ((sptep = pte_list_first(&sp->parent_ptes, &it)))
+		drop_parent_pte(vm, sp, sptep);
+}
+
+static void unlink_unsync(struct mmu_vm *vm, struct sp *sp)
+{
+	if (!sp->unsync)
+		return;
+	sp->unsync = false;
+	vm->stat.mmu_unsync--;
+}
+
+/*
+ * Zap the unsync pages below sp: once sp is gone nothing would lead a sync
+ * to them (KVM's mmu_zap_unsync_children).  Returns pages zapped.
+ */
+static unsigned zap_unsync_children(struct mmu_vm *vm, struct sp *sp, struct list_head *invalid_list)
+{
+	unsigned zapped = 0;
+
+	for (unsigned i = 0; sp->unsync_children && i < SPTE_ENT_PER_PAGE; i++) {
+		uint64_t spte = sp->spt[i];
+		struct sp *child;
+
+		if (!(sp->unsync_child_bitmap[i / 64] & (1ull << (i % 64))))
+			continue;
+		child = is_shadow_present_spte(spte) && !is_last_spte(spte, sp->role.level)
+		                ? sp_from_hpa(vm, spte_to_hpa(spte))
+		                : NULL;
+		if (child && child->unsync_children)
+			zapped += zap_unsync_children(vm, child, invalid_list);
+		if (child && child->unsync)
+			zapped += mmu_prepare_zap_page(vm, child, invalid_list);
+		clear_unsync_child_bit(vm, sp, i);
+	}
+	return zapped;
+}
+
+/*
+ * First phase of zapping sp: unlink it from the DAG, rmaps and hash.  It
+ * goes on invalid_list to be freed by mmu_commit_zap_page, or, if a vCPU
+ * still uses it as a root, is marked invalid.  Returns true (the count of
+ * pages zapped is in the stats).
+ */
+bool mmu_prepare_zap_page(struct mmu_vm *vm, struct sp *sp, struct list_head *invalid_list)
+{
+	bool first = !sp->role.invalid;
+
+	if (first) {
+		vm->stat.mmu_shadow_zapped++;
+		if (sp_is_obsolete(vm, sp) && vm->n_obsolete)
+			vm->n_obsolete--;
+	}
+	if (sp->role.level > 1)
+		zap_unsync_children(vm, sp, invalid_list);
+	unlink_children(vm, sp, invalid_list);
+	unlink_parents(vm, sp);
+	if (first && !sp->role.direct)
+		unaccount_shadowed(vm, sp);
+	unlink_unsync(vm, sp);
+	if (first)
+		sp_hash_del(vm, sp);
+	sp->role.invalid = 1;
+	if (sp->root_count) {
+		/* Still a root: keep it (out of the hash) until put_root. */
+		list_move(&sp->link, &vm->active_list);
+		return true;
+	}
+	list_move(&sp->link, invalid_list);
+	return true;
+}
+
+/* Flush every vCPU's TLB (KVM's kvm_flush_remote_tlbs). */
+void mmu_flush_remote_tlbs(struct mmu_vm *vm)
+{
+	vm->stat.remote_tlb_flush++;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		if (vm->flush_vcpu_tlb)
+			vm->flush_vcpu_tlb(vm->flush_ctx, i);
+}
+
+void mmu_commit_zap_page(struct mmu_vm *vm, struct list_head *invalid_list)
+{
+	if (list_empty(invalid_list))
+		return;
+	mmu_flush_remote_tlbs(vm);
+	while (!list_empty(invalid_list)) {
+		struct sp *sp = list_entry(invalid_list->next, struct sp, link);
+
+		sp_free(vm, sp);
+	}
+}
+
+/*
+ * Keep the number of shadow pages under n_max_mmu_pages by zapping the
+ * oldest pages that are not roots (KVM's make_mmu_pages_available).
+ * Returns 0, or -ENOSPC if every page is a root.
+ */
+int mmu_make_pages_available(struct mmu_vcpu *v)
+{
+	struct mmu_vm *vm = v->vm;
+	struct list_head invalid_list;
+	struct list_head *pos, *prev;
+
+	if (vm->n_used_mmu_pages + MMU_MIN_FREE_PAGES <= vm->n_max_mmu_pages)
+		return 0;
+	list_init(&invalid_list);
+	for (pos = vm->active_list.prev; pos != &vm->active_list; pos = prev) {
+		struct sp *sp = list_entry(pos, struct sp, link);
+
+		prev = pos->prev;
+		if (sp->root_count || sp->role.invalid)
+			continue;
+		mmu_prepare_zap_page(vm, sp, &invalid_list);
+		vm->stat.mmu_recycled++;
+		mmu_commit_zap_page(vm, &invalid_list);
+		/* Zapping may have freed neighbours: restart from the tail. */
+		prev = vm->active_list.prev;
+		list_init(&invalid_list);
+		if (vm->n_used_mmu_pages + MMU_MIN_FREE_PAGES <= vm->n_max_mmu_pages)
+			return 0;
+	}
+	return vm->n_used_mmu_pages + MMU_MIN_FREE_PAGES <= vm->n_max_mmu_pages ? 0 : -ENOSPC;
+}
+
+/*
+ * Free up to `batch` obsolete pages (all pages older than the last zap-all),
+ * oldest first (KVM's kvm_zap_obsolete_pages; new pages sit at the head of
+ * the active list, so obsolete ones gather at the tail).  batch 0: all.
+ */
+void mmu_zap_obsolete_pages(struct mmu_vm *vm, unsigned long batch)
+{
+	struct list_head invalid_list;
+	unsigned long done = 0;
+
+	list_init(&invalid_list);
+	while (vm->n_obsolete && (!batch || done < batch)) {
+		struct list_head *pos;
+		struct sp *victim = NULL;
+
+		for (pos = vm->active_list.prev; pos != &vm->active_list; pos = pos->prev) {
+			struct sp *sp = list_entry(pos, struct sp, link);
+
+			if (!sp_is_obsolete(vm, sp))
+				break;
+			if (!sp->role.invalid) {
+				victim = sp;
+				break;
+			}
+		}
+		if (!victim)
+			break;
+		mmu_prepare_zap_page(vm, victim, &invalid_list);
+		vm->stat.obsolete_freed++;
+		done++;
+	}
+	mmu_commit_zap_page(vm, &invalid_list);
+}
