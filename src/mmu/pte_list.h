@@ -9,7 +9,7 @@
  *   0 entries   val == 0
  *   1 entry     val == the spte pointer (bit 0 clear: sptes are 8-aligned)
  *   2+ entries  val == pointer to a chain of descriptors | 1
- * Invariants of the chain (checked by pte_list_check):
+ * Invariants of the chain (pte_list_check verifies all but the last):
  *   - it holds at least 2 entries (removal collapses a single survivor back
  *     into the head word, so a gfn mapped once costs no descriptor);
  *   - only the first descriptor may be partly filled, every later one holds
@@ -75,7 +75,10 @@ int pte_list_remove(struct mmu_slab *slab, struct rmap_head *head, uint64_t *spt
 /* Drop every entry and free the descriptors; returns how many were dropped. */
 unsigned pte_list_destroy(struct mmu_slab *slab, struct rmap_head *head);
 bool pte_list_contains(const struct rmap_head *head, const uint64_t *sptep);
-/* Verify the invariants above: 0 or -EINVAL (for tests and the MMU audit). */
+/*
+ * Verify the structural invariants above in O(entries): 0 or -EINVAL (for
+ * tests and the MMU audit; duplicates are the caller's to detect).
+ */
 int pte_list_check(const struct rmap_head *head);
 /* Remove the iterator's current entry (see struct pte_list_iter). */
 void pte_list_iter_remove(struct mmu_slab *slab, struct pte_list_iter *it);
