@@ -1,0 +1,106 @@
+/*
+ * hostmem.h - a VM's host virtual address space: anonymous mappings whose
+ * 4 KiB pages are backed by frame-arena frames on first touch, like the
+ * userspace memory a VMM hands to KVM.
+ *
+ * hostmem_hva_to_pfn() is the MMU's only way from an hva to a frame (KVM's
+ * hva_to_pfn / get_user_pages): it faults the page in (zero-filled), marks it
+ * young (and dirty for a write), and reports the host mapping level so the
+ * MMU may install a huge spte.  Host operations that change a present
+ * translation (unmap, discard, swap-out, migration) fire the MMU notifier
+ * (notifier.h) around the change.
+ *
+ * Invariants: mappings never overlap and start at an hva aligned to their
+ * backing size (2 MiB at least); hva 0 is never mapped; a present page's
+ * frame is owned by exactly one hva page (ARENA_USE_GUEST).
+ */
+#ifndef SMMU_HOST_HOSTMEM_H
+#define SMMU_HOST_HOSTMEM_H
+
+#include "host/arena.h"
+#include "host/notifier.h"
+
+/* Host mapping levels, numbered as KVM's PG_LEVEL_* and memslot levels. */
+enum hostmem_level {
+	HOSTMEM_LEVEL_4K = 1,
+	HOSTMEM_LEVEL_2M = 2,
+	HOSTMEM_LEVEL_1G = 3,
+};
+
+/* hostmem_map() flags. */
+#define HOSTMEM_READONLY (1u << 0) /* writes fail with -EFAULT */
+#define HOSTMEM_HUGE_2M  (1u << 1) /* back with 2 MiB runs where the arena can */
+#define HOSTMEM_HUGE_1G  (1u << 2) /* back with 1 GiB runs where the arena can */
+
+struct hostmem;
+
+/* What hostmem_hva_to_pfn() found. */
+struct host_pfn {
+	pfn_t pfn;     /* frame of the 4 KiB page containing hva */
+	int level;     /* enum hostmem_level of the host mapping around hva */
+	bool writable; /* the MMU may map it writable */
+};
+
+/* Statistics, all in 4 KiB pages unless named otherwise. */
+struct hostmem_stats {
+	uint64_t mappings;      /* live mappings */
+	uint64_t present;       /* pages backed by a frame */
+	uint64_t swapped;       /* pages whose contents are in swap */
+	uint64_t faults;        /* first-touch and swap-in faults */
+	uint64_t huge_2m;       /* 2 MiB runs backing pages */
+	uint64_t huge_1g;       /* 1 GiB runs backing pages */
+	uint64_t huge_fallback; /* huge runs refused by the arena: 4K instead */
+	uint64_t table_bytes;   /* per-page state bytes reserved */
+};
+
+struct hostmem *hostmem_create(struct arena *arena);
+/* Calls every notifier's release, then frees all frames and mappings. */
+void hostmem_destroy(struct hostmem *hm);
+
+/*
+ * Create an anonymous mapping of `size` bytes (page aligned, non-zero; a
+ * multiple of the huge size when a HUGE flag is given).  Returns its hva in
+ * *hva.  -EINVAL for bad size or flags, -ENOMEM when out of hva space.
+ */
+int hostmem_map(struct hostmem *hm, uint64_t size, unsigned flags, hva_t *hva);
+/* Remove a whole mapping (exact start and size), firing MMU_NOTIFY_UNMAP. */
+int hostmem_unmap(struct hostmem *hm, hva_t hva, uint64_t size);
+
+/*
+ * Resolve hva for a read or write access, faulting the page in if needed.
+ * 0, -EFAULT (no mapping, or write to a read-only mapping), -ENOMEM.
+ */
+int hostmem_hva_to_pfn(struct hostmem *hm, hva_t hva, bool write, struct host_pfn *out);
+
+/* Copy to or from the space through hostmem_hva_to_pfn (may cross pages). */
+int hostmem_read(struct hostmem *hm, hva_t hva, void *buf, uint64_t len);
+int hostmem_write(struct hostmem *hm, hva_t hva, const void *buf, uint64_t len);
+/* Record a write made behind hostmem's back (through a writable spte). */
+int hostmem_mark_dirty(struct hostmem *hm, hva_t hva);
+
+/*
+ * Page aging: clear the young state of [start, end) in hostmem and in every
+ * listener (clear_young); true if any page was young.  test_young only asks.
+ */
+bool hostmem_clear_young(struct hostmem *hm, hva_t start, hva_t end);
+bool hostmem_test_young(struct hostmem *hm, hva_t start, hva_t end);
+
+/*
+ * Host operations that take frames away (each fires start/end around itself):
+ *   discard  drop the pages of [start, end) (MADV_DONTNEED): zero on next touch
+ *   swap_out move one present 4 KiB page's contents to swap (swap-in on touch)
+ *   migrate  move one present 4 KiB page to another frame; *new_pfn if non-NULL
+ * 0, -EFAULT (not mapped), -EBUSY (page not present / huge-backed), -ENOMEM.
+ */
+int hostmem_discard(struct hostmem *hm, hva_t start, hva_t end);
+int hostmem_swap_out(struct hostmem *hm, hva_t hva);
+int hostmem_migrate(struct hostmem *hm, hva_t hva, pfn_t *new_pfn);
+
+/* Register / unregister a listener; -EINVAL for NULL or a registered one. */
+int hostmem_notifier_register(struct hostmem *hm, struct mmu_notifier *mn);
+int hostmem_notifier_unregister(struct hostmem *hm, struct mmu_notifier *mn);
+
+void hostmem_get_stats(struct hostmem *hm, struct hostmem_stats *st);
+struct arena *hostmem_arena(const struct hostmem *hm);
+
+#endif /* SMMU_HOST_HOSTMEM_H */
