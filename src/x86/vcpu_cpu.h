@@ -165,7 +165,12 @@ int vcpu_cpu_set_cpl(struct vcpu_cpu *v, unsigned cpl);
 void vcpu_cpu_set_ac(struct vcpu_cpu *v, bool ac);
 
 /* ---- the MMU's controls -------------------------------------------------- */
-/* Install the shadow root (INVALID_HPA: none) of `level` 4 or 5.  0 or -EINVAL. */
+/*
+ * Install the shadow root (INVALID_HPA: none) of `level` 4 or 5.  0 or
+ * -EINVAL.  The TLB is kept (a cached root reused on a cr3 switch keeps its
+ * translations); after installing a new root the MMU must flush, as KVM's
+ * kvm_mmu_load() does.
+ */
 int vcpu_cpu_set_root(struct vcpu_cpu *v, hpa_t root, unsigned level);
 /* Drop TLB entries now (the MMU after zapping sptes); the MMU is not called back. */
 void vcpu_cpu_tlb_flush(struct vcpu_cpu *v, enum smmu_tlb_flush kind);
