@@ -1,0 +1,225 @@
+/*
+ * hwwalk.c - the host "hardware" walker over shadow page tables: see
+ * hwwalk.h for the contract.
+ *
+ * Rules followed (Intel SDM Vol. 3A):
+ *  - 4.5: 4-/5-level walk, 9 index bits per level, PS selects 1 GiB
+ *    (PDPTE) and 2 MiB (PDE) leaves; rights combine as the AND of R/W and
+ *    U/S and the OR of XD over all levels.
+ *  - 4.6.1 with CR0.WP = 1 and EFER.NXE = 1: supervisor writes need R/W;
+ *    user accesses need U/S at every level; fetches need XD = 0; SMEP
+ *    forbids supervisor fetches from user pages; SMAP forbids supervisor
+ *    data accesses to user pages unless RFLAGS.AC = 1 (no implicit
+ *    supervisor accesses exist here).
+ *  - 4.6.2: with CR4.PKE, data accesses to user pages check PKRU.AD (any
+ *    access) and PKRU.WD (writes, user and - as WP = 1 - supervisor).
+ *  - 4.7: error code P = 0 only for a not-present entry; RSVD with P = 1
+ *    for a reserved bit; W, U (CPL 3), I (fetch, since NXE = 1) from the
+ *    access; PK whenever the protection-key rule denies the access, even
+ *    when another rule also does.
+ *  - 4.8: A in every entry used, D in the leaf on a write.
+ */
+#include "x86/hwwalk.h"
+
+#include "x86/spte.h"
+
+/* The first rule (other than protection keys) that denies the access, or HWWALK_OK. */
+static enum hwwalk_exit rights_violation(const struct hw_perm *p, unsigned acc,
+                                         enum smmu_access_type access)
+{
+	bool user_page = acc & SMMU_ACC_U;
+
+	if (p->user && !user_page)
+		return HWWALK_USER_SUPERVISOR;
+	if (access == SMMU_ACCESS_WRITE && !(acc & SMMU_ACC_W))
+		return HWWALK_WRITE_PROTECT; /* CR0.WP = 1: supervisor writes too */
+	if (access == SMMU_ACCESS_FETCH && !(acc & SMMU_ACC_X))
+		return HWWALK_NX;
+	if (p->user || !user_page)
+		return HWWALK_OK;
+	if (access == SMMU_ACCESS_FETCH)
+		return p->smep ? HWWALK_SMEP : HWWALK_OK;
+	return (p->smap && !p->ac) ? HWWALK_SMAP : HWWALK_OK;
+}
+
+/* PKRU bits that deny `access`: AD (even bits) for any data access, WD too for writes. */
+static uint32_t pk_deny_bits(bool pke, uint32_t pkru, enum smmu_access_type access)
+{
+	if (!pke || access == SMMU_ACCESS_FETCH)
+		return 0;
+	if (access == SMMU_ACCESS_READ)
+		return pkru & 0x55555555u;
+	return pkru;
+}
+
+static uint32_t access_pfec(bool user, enum smmu_access_type access)
+{
+	uint32_t pfec = user ? X86_PFEC_U : 0;
+
+	if (access == SMMU_ACCESS_WRITE)
+		pfec |= X86_PFEC_W;
+	if (access == SMMU_ACCESS_FETCH)
+		pfec |= X86_PFEC_I; /* SDM 4.7: I is reported when NXE = 1, always here */
+	return pfec;
+}
+
+void hw_perm_init(struct hw_perm *p, unsigned cpl, bool smep, bool smap, bool pke, bool ac,
+                  uint32_t pkru)
+{
+	*p = (struct hw_perm){
+	    .user = cpl == 3, .smep = smep, .smap = smap, .pke = pke, .ac = ac, .pkru = pkru};
+	for (unsigned access = 0; access < 3; access++) {
+		for (unsigned acc = 0; acc < 8; acc++)
+			if (rights_violation(p, acc, access) != HWWALK_OK)
+				p->fault[access] |= (uint8_t)(1u << acc);
+		p->pk_deny[access] = pk_deny_bits(pke, pkru, access);
+		p->pfec[access] = access_pfec(p->user, access);
+	}
+}
+
+enum hwwalk_exit hw_perm_reason(const struct hw_perm *p, unsigned acc, unsigned pkey,
+                                enum smmu_access_type access, uint32_t *error_code)
+{
+	enum hwwalk_exit why = rights_violation(p, acc, access);
+	uint32_t pfec = p->pfec[access] | X86_PFEC_P;
+
+	if (hw_perm_pk_denies(p, acc, pkey, access)) {
+		pfec |= X86_PFEC_PK;
+		if (why == HWWALK_OK)
+			why = HWWALK_PK;
+	}
+	*error_code = why == HWWALK_OK ? 0 : pfec;
+	return why;
+}
+
+/* Rights an spte grants, as SMMU_ACC_* bits. */
+static unsigned spte_access(uint64_t spte)
+{
+	unsigned acc = 0;
+
+	if (spte & SPTE_RW)
+		acc |= SMMU_ACC_W;
+	if (spte & SPTE_US)
+		acc |= SMMU_ACC_U;
+	if (!(spte & SPTE_NX))
+		acc |= SMMU_ACC_X;
+	return acc;
+}
+
+static enum hwwalk_exit walk_exit(struct hwwalk_result *r, enum hwwalk_exit why, uint32_t pfec,
+                                  unsigned level)
+{
+	r->exit = why;
+	r->error_code = pfec;
+	r->level = level;
+	return why;
+}
+
+/* The table at `hpa`, or NULL when it is outside the arena or not a shadow table. */
+static uint64_t *walk_table(const struct hwwalk_env *env, hpa_t hpa)
+{
+	uint64_t *table = arena_hpa_to_ptr(env->arena, hpa, PAGE_SIZE);
+
+	if (unlikely(!table))
+		return NULL;
+	if (env->table_ok && !env->table_ok(env->table_ok_ctx, hpa))
+		return NULL;
+	return table;
+}
+
+/* SDM 4.8: set A (and D) only where clear, atomically, like the hardware's locked update. */
+static void walk_set_ad(uint64_t **sptep, unsigned root_level, unsigned leaf_level, bool write)
+{
+	for (unsigned level = root_level; level >= leaf_level; level--) {
+		uint64_t want = SPTE_A;
+
+		if (write && level == leaf_level)
+			want |= SPTE_D;
+		if ((__atomic_load_n(sptep[level - 1], __ATOMIC_RELAXED) & want) != want)
+			__atomic_fetch_or(sptep[level - 1], want, __ATOMIC_RELAXED);
+	}
+}
+
+/* The leaf is found: check the data frame and the rights, then update A/D. */
+static enum hwwalk_exit walk_finish(const struct hwwalk_env *env, gva_t gva,
+                                    enum smmu_access_type access, uint64_t **sptep,
+                                    struct hwwalk_result *r)
+{
+	const struct hw_perm *p = env->perm;
+	uint64_t size = spte_level_size(r->level);
+	uint32_t pfec;
+
+	/* Bit 12 of a large leaf is PAT, not address: mask to the page size. */
+	r->hpa = (spte_to_hpa(r->spte) & ~(size - 1)) | (gva & (size - 1));
+	r->pkey = spte_pkey(r->spte);
+	if (unlikely(!arena_hpa_to_ptr(env->arena, r->hpa & PAGE_MASK, PAGE_SIZE)))
+		return walk_exit(r, HWWALK_BAD_HPA, p->pfec[access] | X86_PFEC_P | X86_PFEC_RSVD,
+		                 r->level);
+	if (unlikely(!hw_perm_allows(p, r->access, r->pkey, access))) {
+		enum hwwalk_exit why = hw_perm_reason(p, r->access, r->pkey, access, &pfec);
+
+		return walk_exit(r, why, pfec, r->level);
+	}
+	walk_set_ad(sptep, env->root_level, r->level, access == SMMU_ACCESS_WRITE);
+	r->spte = __atomic_load_n(r->sptep, __ATOMIC_RELAXED);
+	r->global = r->spte & SPTE_G;
+	r->dirty = r->spte & SPTE_D;
+	r->exit = HWWALK_OK;
+	r->error_code = 0;
+	return HWWALK_OK;
+}
+
+enum hwwalk_exit hwwalk(const struct hwwalk_env *env, gva_t gva, enum smmu_access_type access,
+                        struct hwwalk_result *r)
+{
+	uint32_t pfec = env->perm->pfec[access];
+	uint64_t *sptep[SMMU_MAX_LEVELS];
+	hpa_t table_hpa = env->root;
+	unsigned level = env->root_level;
+
+	SMMU_ASSERT(level == 4 || level == 5);
+	r->access = SMMU_ACC_W | SMMU_ACC_U | SMMU_ACC_X;
+	r->spte = 0;
+	r->sptep = NULL;
+	if (unlikely(table_hpa == INVALID_HPA))
+		return walk_exit(r, HWWALK_NO_ROOT, pfec, level);
+	for (;; level--) {
+		uint64_t *table = walk_table(env, table_hpa);
+
+		if (unlikely(!table))
+			return walk_exit(r, HWWALK_BAD_HPA, pfec | X86_PFEC_P | X86_PFEC_RSVD,
+			                 level);
+		r->sptep = sptep[level - 1] = &table[spte_index(gva, level)];
+		r->spte = __atomic_load_n(r->sptep, __ATOMIC_RELAXED);
+		if (unlikely(!is_shadow_present_spte(r->spte)))
+			return walk_exit(r, HWWALK_NOT_PRESENT, pfec, level);
+		if (unlikely(spte_reserved_bits(r->spte, level)))
+			return walk_exit(r, HWWALK_RESERVED, pfec | X86_PFEC_P | X86_PFEC_RSVD,
+			                 level);
+		r->access &= spte_access(r->spte);
+		if (is_last_spte(r->spte, level))
+			break;
+		table_hpa = spte_to_hpa(r->spte);
+	}
+	r->level = level;
+	return walk_finish(env, gva, access, sptep, r);
+}
+
+const char *hwwalk_exit_name(enum hwwalk_exit e)
+{
+	static const char *const names[HWWALK_NR_EXITS] = {
+	    [HWWALK_OK] = "ok",
+	    [HWWALK_NO_ROOT] = "no_root",
+	    [HWWALK_NOT_PRESENT] = "not_present",
+	    [HWWALK_WRITE_PROTECT] = "write_protect",
+	    [HWWALK_USER_SUPERVISOR] = "user_supervisor",
+	    [HWWALK_NX] = "nx",
+	    [HWWALK_SMEP] = "smep",
+	    [HWWALK_SMAP] = "smap",
+	    [HWWALK_PK] = "pk",
+	    [HWWALK_RESERVED] = "reserved",
+	    [HWWALK_BAD_HPA] = "bad_hpa",
+	};
+
+	return (unsigned)e < HWWALK_NR_EXITS ? names[e] : "?";
+}

@@ -1,0 +1,118 @@
+/*
+ * hwwalk.h - the host "hardware" page walker over shadow page tables.
+ *
+ * The software vCPU translates a gva by walking the shadow tables from the
+ * root hpa the MMU installed, as an x86-64 processor walks 4- or 5-level
+ * paging structures (SDM Vol. 3A 4.5), with the host's fixed controls
+ * CR0.WP = 1 and EFER.NXE = 1 and the guest's CR4.SMEP/SMAP/PKE, RFLAGS.AC,
+ * PKRU and CPL (KVM runs shadowed guests so; with guest paging off those
+ * three CR4 features are off).  A walk ends in a translation or in an exit
+ * with its reason and the #PF error code the hardware would deliver.
+ *
+ * Invariants:
+ *  - every table is reached through arena_hpa_to_ptr(): an spte pointing
+ *    outside the arena (or, with env->table_ok, at a frame that is not a
+ *    shadow table) ends the walk with HWWALK_BAD_HPA; no wild read ever;
+ *  - A is set in every spte used and D in the leaf on a write, with an
+ *    atomic OR, and only when the walk succeeds (a faulting access sets no
+ *    A/D bit, as the trace format requires of guest walks).
+ *
+ * The rights check is table driven (struct hw_perm, rebuilt when CPL, AC,
+ * CR4 or PKRU change), the way KVM precomputes mmu->permissions and
+ * pkru_mask, so the TLB-hit path re-checks rights in a few instructions.
+ */
+#ifndef SMMU_X86_HWWALK_H
+#define SMMU_X86_HWWALK_H
+
+#include <shadowmmu/x86.h>
+
+#include "common.h"
+#include "host/arena.h"
+
+enum hwwalk_exit {
+	HWWALK_OK,
+	HWWALK_NO_ROOT,         /* no root hpa installed (MMU must load one) */
+	HWWALK_NOT_PRESENT,     /* an spte with P = 0 */
+	HWWALK_WRITE_PROTECT,   /* write to a page without R/W */
+	HWWALK_USER_SUPERVISOR, /* CPL 3 access to a supervisor page */
+	HWWALK_NX,              /* fetch from an XD page */
+	HWWALK_SMEP,            /* supervisor fetch from a user page, CR4.SMEP */
+	HWWALK_SMAP,            /* supervisor data access to a user page, CR4.SMAP, AC = 0 */
+	HWWALK_PK,              /* protection-key violation (PKRU.AD/WD) */
+	HWWALK_RESERVED,        /* reserved bit set: MMIO sptes land here */
+	HWWALK_BAD_HPA,         /* spte points outside the arena / at a non-table frame */
+	HWWALK_NR_EXITS,
+};
+
+/*
+ * Precomputed rights rules for one CPL/AC/CR4/PKRU combination.
+ * fault[access] has bit `acc` set when an access of that type to a page
+ * with combined rights `acc` (SMMU_ACC_* bits, 0..7) faults.  pk_deny
+ * holds the PKRU bits that deny the access type (0 when PKE is off or for
+ * fetches); pfec is the error code's W/U/I part for the access type.
+ */
+struct hw_perm {
+	uint8_t fault[3];
+	uint32_t pk_deny[3];
+	uint32_t pfec[3];
+	bool user, smep, smap, pke, ac; /* the inputs, for hw_perm_reason() */
+	uint32_t pkru;
+};
+
+/* Build the rules.  Pass smep/smap/pke = false when guest paging is off. */
+void hw_perm_init(struct hw_perm *p, unsigned cpl, bool smep, bool smap, bool pke, bool ac,
+                  uint32_t pkru);
+
+/* True when the PKRU rights of `pkey` deny the access to a page with rights `acc`. */
+static inline bool hw_perm_pk_denies(const struct hw_perm *p, unsigned acc, unsigned pkey,
+                                     enum smmu_access_type access)
+{
+	return (acc & SMMU_ACC_U) && ((p->pk_deny[access] >> (2 * pkey)) & 3);
+}
+
+/* True when the access is allowed on a page with rights `acc` and key `pkey`. */
+static inline bool hw_perm_allows(const struct hw_perm *p, unsigned acc, unsigned pkey,
+                                  enum smmu_access_type access)
+{
+	return !((p->fault[access] >> acc) & 1) && !hw_perm_pk_denies(p, acc, pkey, access);
+}
+
+/*
+ * The exit reason and full error code (P set) of a denied access, or
+ * HWWALK_OK and 0 when it is allowed.
+ */
+enum hwwalk_exit hw_perm_reason(const struct hw_perm *p, unsigned acc, unsigned pkey,
+                                enum smmu_access_type access, uint32_t *error_code);
+
+/* What a walk runs against. */
+struct hwwalk_env {
+	const struct arena *arena;
+	hpa_t root;          /* root table hpa, INVALID_HPA if none */
+	unsigned root_level; /* 4 or 5 */
+	const struct hw_perm *perm;
+	/* Optional (audit builds): false if table_hpa is not a shadow-table frame. */
+	bool (*table_ok)(void *ctx, hpa_t table_hpa);
+	void *table_ok_ctx;
+};
+
+struct hwwalk_result {
+	enum hwwalk_exit exit;
+	uint32_t error_code; /* exits: the #PF error code of the shadow walk */
+	unsigned level;      /* OK: the leaf's level (1, 2, 3); exits: where it stopped */
+	hpa_t hpa;           /* OK: the translated host-physical address */
+	unsigned access;     /* combined SMMU_ACC_* of the levels walked */
+	unsigned pkey;       /* the leaf's protection key */
+	bool global;         /* the leaf has G */
+	bool dirty;          /* the leaf has D (after this walk's update) */
+	uint64_t spte;       /* the leaf (OK) or the spte where the walk stopped */
+	uint64_t *sptep;     /* where `spte` lives; NULL for NO_ROOT/BAD_HPA at the root */
+};
+
+/* Walk the shadow tables for one access to `gva`.  Returns r->exit. */
+enum hwwalk_exit hwwalk(const struct hwwalk_env *env, gva_t gva, enum smmu_access_type access,
+                        struct hwwalk_result *r);
+
+/* A printable name for an exit reason ("not_present", "smap", ...). */
+const char *hwwalk_exit_name(enum hwwalk_exit e);
+
+#endif /* SMMU_X86_HWWALK_H */

@@ -1,0 +1,182 @@
+/*
+ * tlb.c - the software vCPU's TLB: see tlb.h for the geometry, the
+ * fractured large-page scheme and the tagging rules (SDM Vol. 3A 4.10).
+ *
+ * Invariant: nr_large counts exactly the valid entries with page_shift >
+ * 12; every store to an entry goes through entry_set() or entry_clear().
+ */
+#include "x86/tlb.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+static bool is_pow2(unsigned x)
+{
+	return x && !(x & (x - 1));
+}
+
+static bool entry_valid(const struct tlb_entry *e)
+{
+	return e->vpn != TLB_VPN_INVALID;
+}
+
+static void entry_clear(struct tlb *tlb, struct tlb_entry *e)
+{
+	if (entry_valid(e) && e->page_shift > PAGE_SHIFT)
+		tlb->nr_large--;
+	e->vpn = TLB_VPN_INVALID;
+}
+
+static void entry_set(struct tlb *tlb, struct tlb_entry *e, uint64_t vpn, unsigned pcid,
+                      const struct tlb_fill_info *info)
+{
+	entry_clear(tlb, e);
+	*e = (struct tlb_entry){
+	    .vpn = vpn,
+	    .hpa = info->hpa & PAGE_MASK,
+	    .pcid = (uint16_t)pcid,
+	    .flags = (uint8_t)((info->global ? TLB_F_GLOBAL : 0) | (info->dirty ? TLB_F_DIRTY : 0)),
+	    .access = (uint8_t)info->access,
+	    .pkey = (uint8_t)info->pkey,
+	    .page_shift = (uint8_t)info->page_shift,
+	};
+	if (info->page_shift > PAGE_SHIFT)
+		tlb->nr_large++;
+}
+
+int tlb_init(struct tlb *tlb, unsigned sets, unsigned ways)
+{
+	size_t n = (size_t)sets * ways;
+
+	*tlb = (struct tlb){0};
+	if (!is_pow2(sets) || !is_pow2(ways) || sets > 4096 || ways > 64)
+		return -EINVAL;
+	tlb->entries = malloc(n * sizeof(*tlb->entries));
+	tlb->victim = calloc(sets, 1);
+	if (!tlb->entries || !tlb->victim) {
+		tlb_destroy(tlb);
+		return -ENOMEM;
+	}
+	tlb->sets = sets;
+	tlb->ways = ways;
+	tlb->set_mask = sets - 1;
+	for (size_t i = 0; i < n; i++)
+		tlb->entries[i].vpn = TLB_VPN_INVALID;
+	return 0;
+}
+
+void tlb_destroy(struct tlb *tlb)
+{
+	free(tlb->entries);
+	free(tlb->victim);
+	*tlb = (struct tlb){0};
+}
+
+static struct tlb_entry *set_of(struct tlb *tlb, uint64_t vpn)
+{
+	return &tlb->entries[(vpn & tlb->set_mask) * tlb->ways];
+}
+
+/* The way to fill in a set: a matching entry, else a free one, else round robin. */
+static struct tlb_entry *fill_slot(struct tlb *tlb, uint64_t vpn, unsigned pcid)
+{
+	struct tlb_entry *set = set_of(tlb, vpn), *free_way = NULL;
+	uint8_t *victim = &tlb->victim[vpn & tlb->set_mask];
+
+	for (unsigned way = 0; way < tlb->ways; way++) {
+		if (tlb_entry_matches(&set[way], vpn, pcid))
+			return &set[way];
+		if (!free_way && !entry_valid(&set[way]))
+			free_way = &set[way];
+	}
+	if (free_way)
+		return free_way;
+	tlb->stats.evictions++;
+	*victim = (uint8_t)((*victim + 1) & (tlb->ways - 1));
+	return &set[*victim];
+}
+
+void tlb_fill(struct tlb *tlb, gva_t gva, unsigned pcid, const struct tlb_fill_info *info)
+{
+	uint64_t vpn = gva >> PAGE_SHIFT;
+
+	SMMU_ASSERT(info->page_shift == 12 || info->page_shift == 21 || info->page_shift == 30);
+	entry_set(tlb, fill_slot(tlb, vpn, pcid), vpn, pcid, info);
+	tlb->stats.fills++;
+}
+
+void tlb_drop(struct tlb *tlb, struct tlb_entry *e)
+{
+	entry_clear(tlb, e);
+}
+
+static bool entry_in_pcid(const struct tlb_entry *e, unsigned pcid)
+{
+	return (e->flags & TLB_F_GLOBAL) || e->pcid == pcid;
+}
+
+/* Drop the large-page entries of pcid (or global) whose page contains gva. */
+static void invlpg_large(struct tlb *tlb, gva_t gva, unsigned pcid)
+{
+	size_t n = (size_t)tlb->sets * tlb->ways;
+
+	for (size_t i = 0; i < n && tlb->nr_large; i++) {
+		struct tlb_entry *e = &tlb->entries[i];
+
+		if (!entry_valid(e) || e->page_shift <= PAGE_SHIFT || !entry_in_pcid(e, pcid))
+			continue;
+		if (((e->vpn << PAGE_SHIFT) >> e->page_shift) == (gva >> e->page_shift))
+			entry_clear(tlb, e);
+	}
+}
+
+void tlb_invlpg(struct tlb *tlb, gva_t gva, unsigned pcid)
+{
+	uint64_t vpn = gva >> PAGE_SHIFT;
+	struct tlb_entry *set = set_of(tlb, vpn);
+
+	tlb->stats.invlpgs++;
+	for (unsigned way = 0; way < tlb->ways; way++)
+		if (tlb_entry_matches(&set[way], vpn, pcid))
+			entry_clear(tlb, &set[way]);
+	if (tlb->nr_large)
+		invlpg_large(tlb, gva, pcid);
+}
+
+static bool flush_drops(const struct tlb_entry *e, enum smmu_tlb_flush kind, unsigned pcid)
+{
+	bool global = e->flags & TLB_F_GLOBAL;
+
+	switch (kind) {
+	case SMMU_FLUSH_PCID_NONGLOBAL:
+		return !global && e->pcid == pcid;
+	case SMMU_FLUSH_PCID_ALL:
+		return global || e->pcid == pcid;
+	case SMMU_FLUSH_ALL:
+		return true;
+	default:
+		return false;
+	}
+}
+
+void tlb_flush(struct tlb *tlb, enum smmu_tlb_flush kind, unsigned pcid)
+{
+	size_t n = (size_t)tlb->sets * tlb->ways;
+
+	if (kind == SMMU_FLUSH_NONE)
+		return;
+	tlb->stats.flushes++;
+	for (size_t i = 0; i < n; i++)
+		if (entry_valid(&tlb->entries[i]) && flush_drops(&tlb->entries[i], kind, pcid))
+			entry_clear(tlb, &tlb->entries[i]);
+}
+
+unsigned tlb_count_valid(const struct tlb *tlb)
+{
+	size_t n = (size_t)tlb->sets * tlb->ways;
+	unsigned valid = 0;
+
+	for (size_t i = 0; i < n; i++)
+		valid += entry_valid(&tlb->entries[i]);
+	return valid;
+}

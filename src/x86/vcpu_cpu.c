@@ -1,0 +1,476 @@
+/*
+ * vcpu_cpu.c - the software vCPU's architectural core: see vcpu_cpu.h.
+ *
+ * The fast path (TLB hit, rights allowed, host frame in the arena) is kept
+ * short and inline; misses, exits and the MMU conversation live in the
+ * NOINLINE slow path, after SQLite's pcache1 habit.
+ *
+ * Rules followed:
+ *  - trace-format.md: accesses of 1/2/4/8 bytes within one 4 KiB page;
+ *    non-canonical gva in IA-32e mode is #GP; outside IA-32e mode a gva
+ *    wider than 32 bits is a malformed request; MMIO reads give all ones.
+ *  - SDM Vol. 3A 4.10.2.4: a TLB hit is checked against the current CPL,
+ *    AC, CR4 and PKRU (they change without a flush); a write through an
+ *    entry filled without D re-walks so that D gets set (4.8).
+ *  - SDM 4.10.4.1: a #PF invalidates the TLB entry for its address (a hit
+ *    that fails the rights check is dropped before the walk); INVLPG is
+ *    privileged (#GP at CPL 3) and a no-op on a non-canonical address.
+ *  - Guest paging off: CR4.SMEP/SMAP/PKE do not apply (KVM runs the guest's
+ *    unpaged mode on shadow tables with them off); PKE applies only with
+ *    4- or 5-level guest paging (SDM 4.6.2).
+ */
+#include "x86/vcpu_cpu.h"
+
+#include <errno.h>
+#include <string.h>
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "guest memory is little-endian and is copied as is");
+
+#define DEFAULT_TLB_SETS 64
+#define DEFAULT_TLB_WAYS 4
+
+/* Guest memory reads for PDPTE loads when the embedder supplies none: no memslot. */
+static int no_gpa_read(void *ctx, uint64_t gpa, unsigned size, uint64_t *val)
+{
+	return -EFAULT;
+}
+
+static int no_gpa_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, uint64_t new_val)
+{
+	return -EFAULT;
+}
+
+static const struct smmu_gpa_ops no_gpa_ops = {.read = no_gpa_read, .cmpxchg = no_gpa_cmpxchg};
+
+/* Derive everything the fast path caches from the register state. */
+static void vcpu_refresh_mode(struct vcpu_cpu *v)
+{
+	const struct smmu_cpu_state *s = &v->state;
+	enum smmu_paging_mode mode = smmu_paging_mode(s);
+	bool paging = mode != SMMU_PAGING_OFF;
+	/* SDM 4.6.2: protection keys apply only to 4- and 5-level paging. */
+	bool pke = mode >= SMMU_PAGING_4LEVEL && (s->cr4 & X86_CR4_PKE);
+
+	v->long_mode = s->efer & X86_EFER_LMA;
+	v->va_bits = !v->long_mode ? 32 : (s->cr4 & X86_CR4_LA57) ? 57 : 48;
+	v->pcid = (s->cr4 & X86_CR4_PCIDE) ? (unsigned)(s->cr3 & X86_CR3_PCID_MASK) : 0;
+	v->pge = paging && (s->cr4 & X86_CR4_PGE);
+	hw_perm_init(&v->perm, s->cpl, paging && (s->cr4 & X86_CR4_SMEP),
+	             paging && (s->cr4 & X86_CR4_SMAP), pke, s->ac, s->pkru);
+}
+
+int vcpu_cpu_init(struct vcpu_cpu *v, const struct vcpu_cpu_config *cfg)
+{
+	unsigned sets = cfg->tlb_sets ? cfg->tlb_sets : DEFAULT_TLB_SETS;
+	unsigned ways = cfg->tlb_ways ? cfg->tlb_ways : DEFAULT_TLB_WAYS;
+	int err;
+
+	memset(v, 0, sizeof(*v));
+	if (!cfg->arena || !cfg->model || !cfg->mmu_ops || !cfg->mmu_ops->page_fault)
+		return -EINVAL;
+	err = tlb_init(&v->tlb, sets, ways);
+	if (err)
+		return err;
+	v->model = *cfg->model;
+	v->gpa_ops = cfg->gpa_ops ? cfg->gpa_ops : &no_gpa_ops;
+	v->mmu_ops = cfg->mmu_ops;
+	v->mmu_ctx = cfg->mmu_ctx;
+	v->walk = (struct hwwalk_env){
+	    .arena = cfg->arena, .root = INVALID_HPA, .root_level = 4, .perm = &v->perm};
+	smmu_cpu_state_reset(&v->state);
+	vcpu_refresh_mode(v);
+	return 0;
+}
+
+void vcpu_cpu_destroy(struct vcpu_cpu *v)
+{
+	tlb_destroy(&v->tlb);
+}
+
+/* ---- requests from other threads ------------------------------------------ */
+
+void vcpu_cpu_request_tlb_flush(struct vcpu_cpu *v)
+{
+	__atomic_fetch_or(&v->requests, VCPU_REQ_TLB_FLUSH, __ATOMIC_RELEASE);
+}
+
+static NOINLINE void vcpu_service_requests(struct vcpu_cpu *v)
+{
+	unsigned req = __atomic_exchange_n(&v->requests, 0, __ATOMIC_ACQUIRE);
+
+	if (req & VCPU_REQ_TLB_FLUSH)
+		tlb_flush(&v->tlb, SMMU_FLUSH_ALL, 0);
+}
+
+static inline void vcpu_check_requests(struct vcpu_cpu *v)
+{
+	if (unlikely(__atomic_load_n(&v->requests, __ATOMIC_RELAXED)))
+		vcpu_service_requests(v);
+}
+
+/* ---- the access path ------------------------------------------------------- */
+
+static inline enum vcpu_result vcpu_finish(struct vcpu_cpu *v, struct vcpu_outcome *out,
+                                           enum vcpu_result r)
+{
+	out->result = r;
+	v->stats.results[r]++;
+	return r;
+}
+
+/* trace-format.md: size and page rules, canonical check in IA-32e mode. */
+static inline enum vcpu_result vcpu_check_access(const struct vcpu_cpu *v, gva_t gva, unsigned size)
+{
+	unsigned shift = 64 - v->va_bits;
+
+	if (unlikely((size & (size - 1)) || size - 1 > 7 || (gva & ~PAGE_MASK) + size > PAGE_SIZE))
+		return VCPU_INVALID;
+	if (v->long_mode)
+		return ((uint64_t)((int64_t)(gva << shift) >> shift) == gva) ? VCPU_OK : VCPU_GP;
+	return (gva >> 32) ? VCPU_INVALID : VCPU_OK;
+}
+
+static void vcpu_fill_tlb(struct vcpu_cpu *v, gva_t gva, const struct hwwalk_result *w)
+{
+	struct tlb_fill_info info = {
+	    .hpa = w->hpa & PAGE_MASK,
+	    .page_shift = PAGE_SHIFT + 9 * (w->level - 1),
+	    .access = w->access,
+	    .pkey = w->pkey,
+	    .global = w->global && v->pge,
+	    .dirty = w->dirty,
+	};
+
+	tlb_fill(&v->tlb, gva, v->pcid, &info);
+}
+
+static enum vcpu_pf_action vcpu_call_page_fault(struct vcpu_cpu *v, gva_t gva,
+                                                enum smmu_access_type access,
+                                                const struct hwwalk_result *w, unsigned size,
+                                                uint64_t value, unsigned retry,
+                                                struct vcpu_pf_reply *reply)
+{
+	struct vcpu_exit exit = {
+	    .reason = w->exit,
+	    .error_code = w->error_code,
+	    .level = w->level,
+	    .spte = w->spte,
+	    .size = size,
+	    .value = value,
+	    .retry = retry,
+	};
+
+	*reply = (struct vcpu_pf_reply){0};
+	v->stats.exits[w->exit]++;
+	return v->mmu_ops->page_fault(v->mmu_ctx, gva, access, &exit, reply);
+}
+
+/* Turn the MMU's final answer into the access's result. */
+static enum vcpu_result vcpu_resolve(struct vcpu_cpu *v, enum vcpu_pf_action act, gva_t gva,
+                                     enum smmu_access_type access, unsigned size,
+                                     const struct vcpu_pf_reply *reply, struct vcpu_outcome *out,
+                                     hpa_t *hpa)
+{
+	switch (act) {
+	case VCPU_PF_INJECT:
+		out->error_code = reply->error_code;
+		out->cr2 = v->cr2 = gva;
+		return VCPU_PF;
+	case VCPU_PF_MMIO:
+		if (access == SMMU_ACCESS_WRITE) {
+			v->stats.mmio_writes++;
+		} else {
+			v->stats.mmio_reads++;
+			out->value = ~0ull >> (64 - 8 * size);
+		}
+		return VCPU_MMIO;
+	case VCPU_PF_EMULATED:
+		v->stats.emulated++;
+		out->value = reply->value;
+		*hpa = INVALID_HPA;
+		return VCPU_OK;
+	default:
+		return VCPU_EMUL_FAIL;
+	}
+}
+
+/*
+ * Walk the shadow tables, asking the MMU to fix each exit, at most
+ * VCPU_MAX_FAULT_RETRIES times.  VCPU_OK with *hpa, or with *hpa ==
+ * INVALID_HPA when the MMU emulated the access; else the final result.
+ */
+static NOINLINE enum vcpu_result vcpu_translate_slow(struct vcpu_cpu *v, gva_t gva,
+                                                     enum smmu_access_type access, unsigned size,
+                                                     uint64_t value, struct vcpu_outcome *out,
+                                                     hpa_t *hpa)
+{
+	struct hwwalk_result w;
+	struct vcpu_pf_reply reply;
+
+	v->stats.tlb_misses++;
+	for (unsigned retry = 0; retry < VCPU_MAX_FAULT_RETRIES; retry++) {
+		enum vcpu_pf_action act;
+
+		v->stats.walks++;
+		if (hwwalk(&v->walk, gva, access, &w) == HWWALK_OK) {
+			vcpu_fill_tlb(v, gva, &w);
+			*hpa = w.hpa;
+			return VCPU_OK;
+		}
+		act = vcpu_call_page_fault(v, gva, access, &w, size, value, retry, &reply);
+		if (act != VCPU_PF_RETRY)
+			return vcpu_resolve(v, act, gva, access, size, &reply, out, hpa);
+	}
+	v->stats.retries_exhausted++;
+	return VCPU_EMUL_FAIL;
+}
+
+static inline enum vcpu_result vcpu_translate(struct vcpu_cpu *v, gva_t gva,
+                                              enum smmu_access_type access, unsigned size,
+                                              uint64_t value, struct vcpu_outcome *out, hpa_t *hpa)
+{
+	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->pcid);
+
+	if (likely(e && hw_perm_allows(&v->perm, e->access, e->pkey, access) &&
+	           (access != SMMU_ACCESS_WRITE || (e->flags & TLB_F_DIRTY)))) {
+		v->stats.tlb_hits++;
+		*hpa = e->hpa | (gva & ~PAGE_MASK);
+		return VCPU_OK;
+	}
+	if (e)
+		tlb_drop(&v->tlb, e); /* let the walk report the fault (or set D) */
+	return vcpu_translate_slow(v, gva, access, size, value, out, hpa);
+}
+
+/* The host bytes of [hpa, hpa + size), or NULL: never a pointer outside the arena. */
+static inline uint8_t *vcpu_host_ptr(const struct vcpu_cpu *v, hpa_t hpa, unsigned size)
+{
+	return arena_hpa_to_ptr(v->walk.arena, hpa, size);
+}
+
+static inline uint64_t load_le(const uint8_t *p, unsigned size)
+{
+	uint64_t v8;
+	uint32_t v4;
+	uint16_t v2;
+
+	switch (size) {
+	case 1:
+		return *p;
+	case 2:
+		memcpy(&v2, p, 2);
+		return v2;
+	case 4:
+		memcpy(&v4, p, 4);
+		return v4;
+	default:
+		memcpy(&v8, p, 8);
+		return v8;
+	}
+}
+
+static inline void store_le(uint8_t *p, unsigned size, uint64_t val)
+{
+	uint32_t v4 = (uint32_t)val;
+	uint16_t v2 = (uint16_t)val;
+
+	switch (size) {
+	case 1:
+		*p = (uint8_t)val;
+		break;
+	case 2:
+		memcpy(p, &v2, 2);
+		break;
+	case 4:
+		memcpy(p, &v4, 4);
+		break;
+	default:
+		memcpy(p, &val, 8);
+		break;
+	}
+}
+
+/* Translate and load; shared by reads and fetches. */
+static inline enum vcpu_result vcpu_load(struct vcpu_cpu *v, gva_t gva, unsigned size,
+                                         enum smmu_access_type access, struct vcpu_outcome *out)
+{
+	enum vcpu_result r;
+	uint8_t *p;
+	hpa_t hpa = INVALID_HPA;
+
+	vcpu_check_requests(v);
+	r = vcpu_check_access(v, gva, size);
+	if (likely(r == VCPU_OK))
+		r = vcpu_translate(v, gva, access, size, 0, out, &hpa);
+	if (r != VCPU_OK || hpa == INVALID_HPA)
+		return vcpu_finish(v, out, r);
+	p = vcpu_host_ptr(v, hpa, size);
+	if (unlikely(!p))
+		return vcpu_finish(v, out, VCPU_EMUL_FAIL);
+	out->value = load_le(p, size);
+	return vcpu_finish(v, out, VCPU_OK);
+}
+
+enum vcpu_result vcpu_cpu_read(struct vcpu_cpu *v, gva_t gva, unsigned size,
+                               struct vcpu_outcome *out)
+{
+	return vcpu_load(v, gva, size, SMMU_ACCESS_READ, out);
+}
+
+enum vcpu_result vcpu_cpu_fetch(struct vcpu_cpu *v, gva_t gva, struct vcpu_outcome *out)
+{
+	return vcpu_load(v, gva, 1, SMMU_ACCESS_FETCH, out);
+}
+
+enum vcpu_result vcpu_cpu_write(struct vcpu_cpu *v, gva_t gva, unsigned size, uint64_t value,
+                                struct vcpu_outcome *out)
+{
+	enum vcpu_result r;
+	uint8_t *p;
+	hpa_t hpa = INVALID_HPA;
+
+	vcpu_check_requests(v);
+	r = vcpu_check_access(v, gva, size);
+	if (likely(r == VCPU_OK))
+		r = vcpu_translate(v, gva, SMMU_ACCESS_WRITE, size, value, out, &hpa);
+	if (r != VCPU_OK || hpa == INVALID_HPA)
+		return vcpu_finish(v, out, r);
+	p = vcpu_host_ptr(v, hpa, size);
+	if (unlikely(!p))
+		return vcpu_finish(v, out, VCPU_EMUL_FAIL);
+	store_le(p, size, value);
+	return vcpu_finish(v, out, VCPU_OK);
+}
+
+/* ---- registers, INVLPG, flushes ------------------------------------------- */
+
+static uint64_t vcpu_reg_value(const struct vcpu_cpu *v, enum vcpu_reg which)
+{
+	switch (which) {
+	case VCPU_REG_CR0:
+		return v->state.cr0;
+	case VCPU_REG_CR3:
+		return v->state.cr3;
+	case VCPU_REG_CR4:
+		return v->state.cr4;
+	case VCPU_REG_EFER:
+		return v->state.efer;
+	default:
+		return v->state.pkru;
+	}
+}
+
+static enum smmu_cr_result vcpu_arch_write(struct vcpu_cpu *v, enum vcpu_reg which, uint64_t val,
+                                           enum smmu_tlb_flush *flush)
+{
+	struct smmu_cpu_state *s = &v->state;
+
+	switch (which) {
+	case VCPU_REG_CR0:
+		return smmu_x86_write_cr0(s, &v->model, v->gpa_ops, val, flush);
+	case VCPU_REG_CR3:
+		return smmu_x86_write_cr3(s, &v->model, v->gpa_ops, val, flush);
+	case VCPU_REG_CR4:
+		return smmu_x86_write_cr4(s, &v->model, v->gpa_ops, val, flush);
+	case VCPU_REG_EFER:
+		return smmu_x86_write_efer(s, &v->model, val, flush);
+	default:
+		return smmu_x86_write_pkru(s, &v->model, val);
+	}
+}
+
+static enum vcpu_result vcpu_count(struct vcpu_cpu *v, enum vcpu_result r)
+{
+	v->stats.results[r]++;
+	return r;
+}
+
+enum vcpu_result vcpu_cpu_write_reg(struct vcpu_cpu *v, enum vcpu_reg which, uint64_t val)
+{
+	enum smmu_tlb_flush flush = SMMU_FLUSH_NONE;
+	uint64_t old = vcpu_reg_value(v, which);
+	enum smmu_cr_result r;
+
+	if ((unsigned)which > VCPU_REG_PKRU)
+		return vcpu_count(v, VCPU_INVALID);
+	vcpu_check_requests(v);
+	r = vcpu_arch_write(v, which, val, &flush);
+	if (r != SMMU_CR_OK)
+		return vcpu_count(v, r == SMMU_CR_UD ? VCPU_UD : VCPU_GP);
+	vcpu_refresh_mode(v);
+	tlb_flush(&v->tlb, flush, v->pcid);
+	/* The MMU switches roots first, then syncs for the flush (KVM: new pgd, then flush). */
+	if (v->mmu_ops->cr_changed)
+		v->mmu_ops->cr_changed(v->mmu_ctx, which, old, vcpu_reg_value(v, which));
+	if (flush != SMMU_FLUSH_NONE && v->mmu_ops->tlb_flush)
+		v->mmu_ops->tlb_flush(v->mmu_ctx, flush);
+	return vcpu_count(v, VCPU_OK);
+}
+
+enum vcpu_result vcpu_cpu_invlpg(struct vcpu_cpu *v, gva_t gva)
+{
+	vcpu_check_requests(v);
+	if (v->state.cpl == 3)
+		return vcpu_count(v, VCPU_GP);
+	if (!v->long_mode && (gva >> 32))
+		return vcpu_count(v, VCPU_INVALID);
+	if (vcpu_check_access(v, gva & PAGE_MASK, 1) != VCPU_OK)
+		return vcpu_count(v,
+		                  VCPU_OK); /* SDM: INVLPG of a non-canonical address is a no-op */
+	tlb_invlpg(&v->tlb, gva, v->pcid);
+	if (v->mmu_ops->invlpg)
+		v->mmu_ops->invlpg(v->mmu_ctx, gva);
+	return vcpu_count(v, VCPU_OK);
+}
+
+void vcpu_cpu_flush(struct vcpu_cpu *v)
+{
+	vcpu_check_requests(v);
+	tlb_flush(&v->tlb, SMMU_FLUSH_ALL, v->pcid);
+	if (v->mmu_ops->tlb_flush)
+		v->mmu_ops->tlb_flush(v->mmu_ctx, SMMU_FLUSH_ALL);
+}
+
+int vcpu_cpu_set_cpl(struct vcpu_cpu *v, unsigned cpl)
+{
+	if (cpl != 0 && cpl != 3)
+		return -EINVAL;
+	v->state.cpl = cpl;
+	vcpu_refresh_mode(v);
+	return 0;
+}
+
+void vcpu_cpu_set_ac(struct vcpu_cpu *v, bool ac)
+{
+	v->state.ac = ac;
+	vcpu_refresh_mode(v);
+}
+
+int vcpu_cpu_set_root(struct vcpu_cpu *v, hpa_t root, unsigned level)
+{
+	if (level != 4 && level != 5)
+		return -EINVAL;
+	if (root != INVALID_HPA && (root & ~PAGE_MASK))
+		return -EINVAL;
+	v->walk.root = root;
+	v->walk.root_level = level;
+	return 0;
+}
+
+void vcpu_cpu_tlb_flush(struct vcpu_cpu *v, enum smmu_tlb_flush kind)
+{
+	tlb_flush(&v->tlb, kind, v->pcid);
+}
+
+const char *vcpu_result_name(enum vcpu_result r)
+{
+	static const char *const names[VCPU_NR_RESULTS] = {
+	    [VCPU_OK] = "ok",           [VCPU_PF] = "pf",
+	    [VCPU_GP] = "gp",           [VCPU_UD] = "ud",
+	    [VCPU_MMIO] = "mmio",       [VCPU_EMUL_FAIL] = "emulation_failure",
+	    [VCPU_INVALID] = "invalid",
+	};
+
+	return (unsigned)r < VCPU_NR_RESULTS ? names[r] : "?";
+}

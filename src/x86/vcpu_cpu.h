@@ -1,0 +1,187 @@
+/*
+ * vcpu_cpu.h - the software vCPU's architectural core: the "hardware" that
+ * runs a guest on shadow page tables.
+ *
+ * It holds the register state paging depends on (struct smmu_cpu_state),
+ * the CPU model, a TLB and the shadow root hpa the MMU installed, and
+ * executes the guest operations of the trace format: data reads and writes
+ * (1/2/4/8 bytes, little-endian, within one 4 KiB page), one-byte fetches,
+ * control-register writes, INVLPG, CPL/AC changes and a full TLB flush.
+ *
+ * Translation: TLB hit -> rights re-check -> host frame; otherwise the
+ * hardware walker (hwwalk.h) walks the shadow tables; success fills the
+ * TLB, an exit calls the MMU's page_fault op, which fixes the sptes
+ * (retry), or asks for a guest #PF, an MMIO access or reports that it
+ * performed the access itself (emulated).  At most VCPU_MAX_FAULT_RETRIES
+ * walks are tried per access: an MMU that never fixes the fault gives an
+ * emulation failure, never a hang.  With guest paging off the gva is the
+ * gpa, still translated through the shadow root (the MMU maps it directly).
+ *
+ * The vCPU knows nothing of the MMU beyond struct vcpu_mmu_ops; the MMU
+ * drives the vCPU through vcpu_cpu_set_root() and vcpu_cpu_tlb_flush().
+ * One thread runs a vCPU; another thread asks it to flush with
+ * vcpu_cpu_request_tlb_flush() (KVM's KVM_REQ_TLB_FLUSH), honoured at the
+ * start of the vCPU's next operation.
+ */
+#ifndef SMMU_X86_VCPU_CPU_H
+#define SMMU_X86_VCPU_CPU_H
+
+#include <shadowmmu/x86.h>
+
+#include "common.h"
+#include "host/arena.h"
+#include "x86/hwwalk.h"
+#include "x86/tlb.h"
+
+#define VCPU_MAX_FAULT_RETRIES 8
+
+/* Registers whose writes the MMU hears about (cr_changed). */
+enum vcpu_reg {
+	VCPU_REG_CR0,
+	VCPU_REG_CR3,
+	VCPU_REG_CR4,
+	VCPU_REG_EFER,
+	VCPU_REG_PKRU,
+};
+
+/* The MMU's answer to a shadow-walk exit (KVM's RET_PF_*, in spirit). */
+enum vcpu_pf_action {
+	VCPU_PF_RETRY,    /* sptes fixed (or root loaded): walk again */
+	VCPU_PF_INJECT,   /* the guest's own tables fault: #PF with reply->error_code */
+	VCPU_PF_MMIO,     /* no memslot (or a read-only one for a write): MMIO */
+	VCPU_PF_EMULATED, /* the MMU did the access itself; reads: reply->value */
+	VCPU_PF_FAIL,     /* the MMU cannot handle it: emulation failure */
+};
+
+/* What the hardware walk reports to the MMU. */
+struct vcpu_exit {
+	enum hwwalk_exit reason;
+	uint32_t error_code; /* the #PF the shadow walk raised (not the guest's) */
+	unsigned level;      /* where the walk stopped */
+	uint64_t spte;       /* the spte there (0 if none) */
+	unsigned size;       /* bytes accessed: 1, 2, 4, 8 */
+	uint64_t value;      /* the data of a write */
+	unsigned retry;      /* 0 on the first exit of this access */
+};
+
+struct vcpu_pf_reply {
+	uint32_t error_code; /* VCPU_PF_INJECT */
+	uint64_t value;      /* VCPU_PF_EMULATED reads */
+};
+
+/*
+ * The MMU's side.  ctx is the MMU's per-vCPU context.  Only page_fault is
+ * required.  Calls are made from the vCPU's thread; the MMU may call back
+ * into vcpu_cpu_set_root() / vcpu_cpu_tlb_flush() / vcpu_cpu_state() from
+ * inside them.
+ */
+struct vcpu_mmu_ops {
+	enum vcpu_pf_action (*page_fault)(void *ctx, gva_t gva, enum smmu_access_type access,
+	                                  const struct vcpu_exit *exit,
+	                                  struct vcpu_pf_reply *reply);
+	/* After a successful write (and the TLB flush it implies). */
+	void (*cr_changed)(void *ctx, enum vcpu_reg which, uint64_t old_val, uint64_t new_val);
+	/* After INVLPG (KVM syncs an unsync spte for gva here). */
+	void (*invlpg)(void *ctx, gva_t gva);
+	/* After an architectural TLB flush of this kind (cr writes, `flush`). */
+	void (*tlb_flush)(void *ctx, enum smmu_tlb_flush kind);
+};
+
+enum vcpu_result {
+	VCPU_OK,        /* done; reads: out->value */
+	VCPU_PF,        /* page fault: out->error_code, out->cr2 */
+	VCPU_GP,        /* general protection (non-canonical gva, bad register value, ...) */
+	VCPU_UD,        /* invalid opcode (WRPKRU without CR4.PKE) */
+	VCPU_MMIO,      /* MMIO: reads return all ones (out->value), writes are dropped */
+	VCPU_EMUL_FAIL, /* the MMU could not resolve the access */
+	VCPU_INVALID,   /* a malformed request: bad size, page crossing, 32-bit overflow */
+	VCPU_NR_RESULTS,
+};
+
+struct vcpu_outcome {
+	enum vcpu_result result;
+	uint64_t value;      /* reads and fetches */
+	uint32_t error_code; /* VCPU_PF */
+	gva_t cr2;           /* VCPU_PF */
+};
+
+struct vcpu_cpu_stats {
+	uint64_t tlb_hits, tlb_misses; /* translations served from / not from the TLB */
+	uint64_t walks;                /* hardware walks */
+	uint64_t exits[HWWALK_NR_EXITS];
+	uint64_t results[VCPU_NR_RESULTS];
+	uint64_t mmio_reads, mmio_writes;
+	uint64_t emulated;
+	uint64_t retries_exhausted;
+};
+
+struct vcpu_cpu_config {
+	const struct arena *arena;
+	const struct smmu_cpu_model *model; /* copied */
+	const struct smmu_gpa_ops *gpa_ops; /* guest memory, for PAE PDPTE loads */
+	const struct vcpu_mmu_ops *mmu_ops;
+	void *mmu_ctx;
+	unsigned tlb_sets, tlb_ways; /* 0: 64 sets x 4 ways */
+};
+
+struct vcpu_cpu {
+	struct smmu_cpu_state state;
+	struct smmu_cpu_model model;
+	uint64_t cr2;
+	unsigned pcid;          /* current PCID (0 without CR4.PCIDE) */
+	unsigned va_bits;       /* 48 or 57 in IA-32e mode (canonical check), else 32 */
+	bool long_mode;         /* EFER.LMA */
+	bool pge;               /* CR4.PGE with paging on: G leaves fill global entries */
+	struct hw_perm perm;    /* rights rules for the current CPL/AC/CR4/PKRU */
+	struct hwwalk_env walk; /* arena, root, root level, &perm */
+	struct tlb tlb;
+	const struct smmu_gpa_ops *gpa_ops;
+	const struct vcpu_mmu_ops *mmu_ops;
+	void *mmu_ctx;
+	unsigned requests; /* VCPU_REQ_*, set atomically by other threads */
+	struct vcpu_cpu_stats stats;
+};
+
+#define VCPU_REQ_TLB_FLUSH (1u << 0)
+
+/* Set up a vCPU in the reset state, no root.  0, -EINVAL or -ENOMEM. */
+int vcpu_cpu_init(struct vcpu_cpu *v, const struct vcpu_cpu_config *cfg);
+void vcpu_cpu_destroy(struct vcpu_cpu *v);
+
+/* ---- guest operations (the trace's guest records) ------------------------- */
+enum vcpu_result vcpu_cpu_read(struct vcpu_cpu *v, gva_t gva, unsigned size,
+                               struct vcpu_outcome *out);
+enum vcpu_result vcpu_cpu_write(struct vcpu_cpu *v, gva_t gva, unsigned size, uint64_t value,
+                                struct vcpu_outcome *out);
+enum vcpu_result vcpu_cpu_fetch(struct vcpu_cpu *v, gva_t gva, struct vcpu_outcome *out);
+/* MOV to CR0/CR3/CR4, WRMSR EFER, WRPKRU: VCPU_OK, VCPU_GP or VCPU_UD. */
+enum vcpu_result vcpu_cpu_write_reg(struct vcpu_cpu *v, enum vcpu_reg which, uint64_t val);
+/* INVLPG: VCPU_GP at CPL 3; a non-canonical address is a no-op. */
+enum vcpu_result vcpu_cpu_invlpg(struct vcpu_cpu *v, gva_t gva);
+/* The trace's `flush`: the whole TLB, globals included; the MMU is told. */
+void vcpu_cpu_flush(struct vcpu_cpu *v);
+/* 0, or -EINVAL for a CPL other than 0 or 3. */
+int vcpu_cpu_set_cpl(struct vcpu_cpu *v, unsigned cpl);
+void vcpu_cpu_set_ac(struct vcpu_cpu *v, bool ac);
+
+/* ---- the MMU's controls -------------------------------------------------- */
+/*
+ * Install the shadow root (INVALID_HPA: none) of `level` 4 or 5.  0 or
+ * -EINVAL.  The TLB is kept (a cached root reused on a cr3 switch keeps its
+ * translations); after installing a new root the MMU must flush, as KVM's
+ * kvm_mmu_load() does.
+ */
+int vcpu_cpu_set_root(struct vcpu_cpu *v, hpa_t root, unsigned level);
+/* Drop TLB entries now (the MMU after zapping sptes); the MMU is not called back. */
+void vcpu_cpu_tlb_flush(struct vcpu_cpu *v, enum smmu_tlb_flush kind);
+/* From any thread: flush this vCPU's whole TLB before its next operation. */
+void vcpu_cpu_request_tlb_flush(struct vcpu_cpu *v);
+
+static inline const struct smmu_cpu_state *vcpu_cpu_state(const struct vcpu_cpu *v)
+{
+	return &v->state;
+}
+
+const char *vcpu_result_name(enum vcpu_result r);
+
+#endif /* SMMU_X86_VCPU_CPU_H */
