@@ -1,5 +1,5 @@
 /*
- * mmu_internal.h - the shadow MMU's data structures (shared by src/mmu/*.c).
+ * mmu_internal.h - the shadow MMU's data structures (shared by the files of src/mmu).
  *
  * The model is KVM's (Documentation/virt/kvm/mmu.rst, arch/x86/kvm/mmu/):
  *

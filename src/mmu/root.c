@@ -10,6 +10,8 @@
  * 32-bit root depends on four PDPTE registers and is rebuilt (its pages are
  * found again in the hash) on each cr3 load, as in KVM.
  */
+#include <string.h>
+
 #include "mmu/mmu.h"
 #include "mmu/root.h"
 

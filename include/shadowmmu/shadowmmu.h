@@ -1,0 +1,128 @@
+/*
+ * shadowmmu/shadowmmu.h - the library's public API.
+ *
+ * A VM owns host memory (a frame arena), memslots, the shadow MMU and its
+ * vCPUs.  Guest operations (the trace format's guest records) run on one
+ * vCPU through the software "hardware" and the shadow MMU, and report what
+ * the guest observes: a value, a page fault with its error code, a #GP or
+ * #UD, or an MMIO access.  Calls return 0 or a negative errno; guest
+ * misbehaviour is never an error of the call, it is the guest's fault.
+ *
+ * Threads: each vCPU is driven by one thread at a time; VM-level calls
+ * (memslots, zap-all) must not run concurrently with vCPU calls.
+ */
+#ifndef SHADOWMMU_SHADOWMMU_H
+#define SHADOWMMU_SHADOWMMU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <shadowmmu/stats.h>
+#include <shadowmmu/x86.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SMMU_MAX_VCPUS 256
+
+struct smmu_vm;
+
+struct smmu_vm_config {
+	unsigned nr_vcpus;           /* 1..SMMU_MAX_VCPUS */
+	struct smmu_cpu_model model; /* the guest CPU */
+	uint64_t arena_bytes;        /* host "physical" memory reserved lazily */
+	uint64_t n_max_mmu_pages;    /* cap on shadow pages; 0: a quarter of the arena */
+	bool unsync;                 /* allow unsync shadow pages (KVM's default) */
+	bool audit;                  /* check MMU invariants after every operation */
+	bool huge_backing;           /* back memslots with 2 MiB host pages */
+	unsigned tlb_sets, tlb_ways; /* vCPU TLB geometry; 0: 64 x 4 */
+};
+
+/* Defaults: 1 vCPU, every CPU feature, 16 GiB arena, unsync on, audit off. */
+void smmu_vm_config_default(struct smmu_vm_config *cfg);
+
+int smmu_vm_create(const struct smmu_vm_config *cfg, struct smmu_vm **out);
+void smmu_vm_destroy(struct smmu_vm *vm);
+
+/* ---- memslots (KVM_SET_USER_MEMORY_REGION) --------------------------------- */
+#define SMMU_SLOT_READONLY  (1u << 0) /* guest writes exit as MMIO */
+#define SMMU_SLOT_LOG_DIRTY (1u << 1) /* dirty logging */
+
+/* Add slot `id` mapping [gpa, gpa + size) to new zero-filled memory.
+ * -EINVAL (alignment, range, id), -EEXIST (id in use or overlap), -ENOMEM. */
+int smmu_vm_add_slot(struct smmu_vm *vm, unsigned id, uint64_t gpa, uint64_t size, unsigned flags);
+int smmu_vm_delete_slot(struct smmu_vm *vm, unsigned id);
+int smmu_vm_move_slot(struct smmu_vm *vm, unsigned id, uint64_t new_gpa);
+int smmu_vm_set_slot_flags(struct smmu_vm *vm, unsigned id, unsigned flags);
+/* Drop every shadow page (fast: generation bump). Guest-visible behaviour is unchanged. */
+void smmu_vm_zap_all(struct smmu_vm *vm);
+
+/* Host-side access to guest memory (tests, tools): -EFAULT if not backed. */
+int smmu_vm_read_gpa(struct smmu_vm *vm, uint64_t gpa, void *buf, size_t len);
+int smmu_vm_write_gpa(struct smmu_vm *vm, uint64_t gpa, const void *buf, size_t len);
+
+/* ---- guest operations on one vCPU ---------------------------------------- */
+enum smmu_result {
+	SMMU_OK,        /* done; reads: value */
+	SMMU_PF,        /* page fault: error_code (CR2 = the gva) */
+	SMMU_GP,        /* general protection */
+	SMMU_UD,        /* invalid opcode */
+	SMMU_MMIO,      /* no memory behind the gpa: reads give all ones, writes vanish */
+	SMMU_EMUL_FAIL, /* the MMU could not complete the access (out of memory) */
+	SMMU_INVALID,   /* a malformed request (size, page crossing, bad register) */
+};
+
+struct smmu_outcome {
+	enum smmu_result result;
+	uint64_t value;      /* reads and fetches (MMIO reads: all ones) */
+	uint32_t error_code; /* SMMU_PF */
+};
+
+enum smmu_reg { SMMU_REG_CR0, SMMU_REG_CR3, SMMU_REG_CR4, SMMU_REG_EFER, SMMU_REG_PKRU };
+
+/* Each returns 0 and fills *out, or -EINVAL for a bad vCPU index. */
+int smmu_vcpu_read(struct smmu_vm *vm, unsigned vcpu, uint64_t gva, unsigned size,
+                   struct smmu_outcome *out);
+int smmu_vcpu_write(struct smmu_vm *vm, unsigned vcpu, uint64_t gva, unsigned size,
+                    uint64_t value, struct smmu_outcome *out);
+int smmu_vcpu_fetch(struct smmu_vm *vm, unsigned vcpu, uint64_t gva, struct smmu_outcome *out);
+int smmu_vcpu_write_reg(struct smmu_vm *vm, unsigned vcpu, enum smmu_reg reg, uint64_t value,
+                        struct smmu_outcome *out);
+int smmu_vcpu_invlpg(struct smmu_vm *vm, unsigned vcpu, uint64_t gva, struct smmu_outcome *out);
+int smmu_vcpu_flush(struct smmu_vm *vm, unsigned vcpu);
+int smmu_vcpu_set_cpl(struct smmu_vm *vm, unsigned vcpu, unsigned cpl);
+int smmu_vcpu_set_ac(struct smmu_vm *vm, unsigned vcpu, bool ac);
+/* The vCPU's registers as the guest sees them. */
+int smmu_vcpu_get_state(struct smmu_vm *vm, unsigned vcpu, struct smmu_cpu_state *out);
+
+/* ---- statistics and memory accounting ------------------------------------- */
+struct smmu_stats {
+#define SMMU_STAT_FIELD(name) uint64_t name;
+	SMMU_MMU_STATS(SMMU_STAT_FIELD)
+#undef SMMU_STAT_FIELD
+	/* vCPU side, summed over vCPUs */
+	uint64_t tlb_hits, tlb_misses, hw_walks, mmu_exits;
+	uint64_t mmio_reads, mmio_writes;
+	/* memory */
+	uint64_t shadow_pages;        /* shadow pages in use */
+	uint64_t bytes_sp_headers;    /* struct sp headers */
+	uint64_t bytes_spt_frames;    /* shadow page tables (arena frames, incl. special roots) */
+	uint64_t bytes_shadowed;      /* indirect pages' gfn/access arrays */
+	uint64_t bytes_rmap_desc;     /* rmap / parent-pte descriptors */
+	uint64_t bytes_memslot_meta;  /* rmap heads, large-page counts, dirty bitmaps */
+	uint64_t bytes_guest_frames;  /* host frames backing guest memory */
+	uint64_t guest_pages;         /* pages of guest memory in memslots */
+};
+
+int smmu_vm_get_stats(struct smmu_vm *vm, struct smmu_stats *out);
+/* Check every MMU invariant: 0, or -EUCLEAN with a description in msg. */
+int smmu_vm_audit(struct smmu_vm *vm, char *msg, size_t msglen);
+
+const char *smmu_result_name(enum smmu_result r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHADOWMMU_SHADOWMMU_H */

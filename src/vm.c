@@ -1,0 +1,553 @@
+/*
+ * vm.c - the glue: a VM (arena, host address space, memslots, shadow MMU)
+ * and its vCPUs, behind the public API of shadowmmu/shadowmmu.h.
+ *
+ * The software vCPU (src/x86/vcpu_cpu.c) knows the MMU only through
+ * struct vcpu_mmu_ops; this file implements those ops on top of the MMU
+ * (src/mmu/mmu.h) and keeps the vCPU's root register equal to the MMU's
+ * current root after every MMU event, as KVM's kvm_mmu_load() programs
+ * the hardware's cr3.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <shadowmmu/shadowmmu.h>
+
+#include "host/arena.h"
+#include "host/hostmem.h"
+#include "memslot.h"
+#include "mmu/mmu.h"
+#include "mmu/mmu_internal.h"
+#include "x86/vcpu_cpu.h"
+
+#define SMMU_DEFAULT_ARENA (16ull << 30)
+
+struct smmu_vcpu {
+	struct smmu_vm *vm;
+	unsigned id;
+	struct vcpu_cpu cpu;
+	struct mmu_vcpu *mmu;
+};
+
+struct smmu_vm {
+	struct smmu_vm_config cfg;
+	struct arena *arena;
+	struct hostmem *hm;
+	struct memslots slots;
+	struct mmu_vm *mmu;
+	struct smmu_vcpu *vcpus;
+};
+
+void smmu_vm_config_default(struct smmu_vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->nr_vcpus = 1;
+	smmu_cpu_model_default(&cfg->model);
+	cfg->arena_bytes = SMMU_DEFAULT_ARENA;
+	cfg->unsync = true;
+}
+
+/* ---- keeping the vCPU's root register in step with the MMU -------------- */
+static void install_root(struct smmu_vcpu *vc)
+{
+	hpa_t root = vc->mmu->root.hpa;
+	unsigned level = smmu_paging_mode(&vc->cpu.state) == SMMU_PAGING_5LEVEL ? 5 : 4;
+
+	if (vc->cpu.walk.root == root && vc->cpu.walk.root_level == level)
+		return;
+	vcpu_cpu_set_root(&vc->cpu, root, level);
+}
+
+static void flush_vcpu_tlb(void *ctx, unsigned id)
+{
+	struct smmu_vm *vm = ctx;
+
+	vcpu_cpu_request_tlb_flush(&vm->vcpus[id].cpu);
+}
+
+/* ---- struct vcpu_mmu_ops -------------------------------------------------- */
+static enum vcpu_pf_action op_page_fault(void *ctx, gva_t gva, enum smmu_access_type access,
+                                         const struct vcpu_exit *exit, struct vcpu_pf_reply *reply)
+{
+	struct smmu_vcpu *vc = ctx;
+	struct mmu_fault f = {.gva = gva, .access = access, .size = exit->size, .wdata = exit->value};
+	enum mmu_fault_action act;
+
+	if (exit->reason == HWWALK_NO_ROOT) {
+		if (mmu_current_root(vc->mmu) == INVALID_HPA)
+			return VCPU_PF_FAIL;
+		install_root(vc);
+		vcpu_cpu_tlb_flush(&vc->cpu, SMMU_FLUSH_ALL);
+		return VCPU_PF_RETRY;
+	}
+	act = mmu_page_fault(vc->mmu, &f);
+	install_root(vc);
+	switch (act) {
+	case MMU_FAULT_RETRY:
+		return VCPU_PF_RETRY;
+	case MMU_FAULT_PF:
+		reply->error_code = f.error_code;
+		return VCPU_PF_INJECT;
+	case MMU_FAULT_GP:
+		return VCPU_PF_FAIL;
+	case MMU_FAULT_MMIO:
+		return VCPU_PF_MMIO;
+	case MMU_FAULT_EMULATED:
+		reply->value = 0;
+		return VCPU_PF_EMULATED;
+	case MMU_FAULT_ERROR:
+		break;
+	}
+	return VCPU_PF_FAIL;
+}
+
+/* Does a write of `which` change the paging context (mode or role bits)? */
+static bool context_changed(struct smmu_vcpu *vc, enum vcpu_reg which)
+{
+	const struct smmu_cpu_state *s = &vc->cpu.state;
+
+	if (which == VCPU_REG_PKRU || which == VCPU_REG_CR3)
+		return false;
+	if (smmu_paging_mode(s) != vc->mmu->mode)
+		return true;
+	if (mmu_context_role(s).word != vc->mmu->ctx_role.word)
+		return true;
+	/* PAE: cr0/cr4 writes may have reloaded the PDPTE registers. */
+	return vc->mmu->mode == SMMU_PAGING_PAE;
+}
+
+static void op_cr_changed(void *ctx, enum vcpu_reg which, uint64_t old_val, uint64_t new_val)
+{
+	struct smmu_vcpu *vc = ctx;
+
+	(void)old_val;
+	(void)new_val;
+	if (which == VCPU_REG_CR3)
+		mmu_cr3_changed(vc->mmu, true); /* the flush, if any, comes as op_tlb_flush */
+	else if (context_changed(vc, which))
+		mmu_context_changed(vc->mmu);
+	install_root(vc);
+}
+
+static void op_invlpg(void *ctx, gva_t gva)
+{
+	struct smmu_vcpu *vc = ctx;
+
+	mmu_invlpg(vc->mmu, gva);
+}
+
+static void op_tlb_flush(void *ctx, enum smmu_tlb_flush kind)
+{
+	struct smmu_vcpu *vc = ctx;
+
+	mmu_guest_tlb_flush(vc->mmu, kind == SMMU_FLUSH_ALL);
+	install_root(vc);
+}
+
+static const struct vcpu_mmu_ops vm_mmu_ops = {
+	.page_fault = op_page_fault,
+	.cr_changed = op_cr_changed,
+	.invlpg = op_invlpg,
+	.tlb_flush = op_tlb_flush,
+};
+
+/* ---- VM life cycle -------------------------------------------------------- */
+static int vcpu_setup(struct smmu_vm *vm, unsigned id)
+{
+	struct smmu_vcpu *vc = &vm->vcpus[id];
+	struct vcpu_cpu_config cc = {
+		.arena = vm->arena,
+		.model = &vm->cfg.model,
+		.gpa_ops = &vm->mmu->gpa_ops,
+		.mmu_ops = &vm_mmu_ops,
+		.mmu_ctx = vc,
+		.tlb_sets = vm->cfg.tlb_sets,
+		.tlb_ways = vm->cfg.tlb_ways,
+	};
+	int r;
+
+	vc->vm = vm;
+	vc->id = id;
+	r = vcpu_cpu_init(&vc->cpu, &cc);
+	if (r)
+		return r;
+	return mmu_vcpu_create(vm->mmu, id, &vc->cpu.state, &vc->cpu.model, &vc->mmu);
+}
+
+static int check_config(const struct smmu_vm_config *cfg)
+{
+	const struct smmu_cpu_model *m = &cfg->model;
+
+	if (!cfg->nr_vcpus || cfg->nr_vcpus > SMMU_MAX_VCPUS)
+		return -EINVAL;
+	if (m->maxphyaddr < 32 || m->maxphyaddr > 52)
+		return -EINVAL;
+	if (cfg->arena_bytes < (16ull << 20))
+		return -EINVAL;
+	return 0;
+}
+
+int smmu_vm_create(const struct smmu_vm_config *cfg, struct smmu_vm **out)
+{
+	struct mmu_vm_config mc;
+	struct smmu_vm *vm;
+	int r = check_config(cfg);
+
+	if (r)
+		return r;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->cfg = *cfg;
+	memslots_init(&vm->slots, NULL, NULL);
+	vm->arena = arena_create(cfg->arena_bytes);
+	vm->hm = vm->arena ? hostmem_create(vm->arena) : NULL;
+	vm->vcpus = calloc(cfg->nr_vcpus, sizeof(*vm->vcpus));
+	if (!vm->hm || !vm->vcpus) {
+		smmu_vm_destroy(vm);
+		return -ENOMEM;
+	}
+	mc = (struct mmu_vm_config){
+		.arena = vm->arena,
+		.slots = &vm->slots,
+		.hm = vm->hm,
+		.nr_vcpus = cfg->nr_vcpus,
+		.n_max_mmu_pages = cfg->n_max_mmu_pages,
+		.unsync = cfg->unsync,
+		.audit = cfg->audit,
+		.flush_vcpu_tlb = flush_vcpu_tlb,
+		.flush_ctx = vm,
+	};
+	r = mmu_vm_create(&mc, &vm->mmu);
+	for (unsigned i = 0; !r && i < cfg->nr_vcpus; i++)
+		r = vcpu_setup(vm, i);
+	if (r) {
+		smmu_vm_destroy(vm);
+		return r;
+	}
+	*out = vm;
+	return 0;
+}
+
+static void delete_all_slots(struct smmu_vm *vm)
+{
+	struct memslot *s;
+
+	while ((s = memslots_at(&vm->slots, 0)))
+		smmu_vm_delete_slot(vm, s->id);
+}
+
+void smmu_vm_destroy(struct smmu_vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->mmu)
+		mmu_zap_all_sync(vm->mmu);
+	for (unsigned i = 0; vm->vcpus && i < vm->cfg.nr_vcpus; i++) {
+		mmu_vcpu_destroy(vm->vcpus[i].mmu);
+		if (vm->vcpus[i].vm)
+			vcpu_cpu_destroy(&vm->vcpus[i].cpu);
+	}
+	if (vm->mmu && vm->hm)
+		delete_all_slots(vm);
+	mmu_vm_destroy(vm->mmu);
+	memslots_destroy(&vm->slots);
+	if (vm->hm)
+		hostmem_destroy(vm->hm);
+	if (vm->arena)
+		arena_destroy(vm->arena);
+	free(vm->vcpus);
+	free(vm);
+}
+
+/* ---- memslots -------------------------------------------------------------- */
+static uint32_t memslot_flags(unsigned flags)
+{
+	return ((flags & SMMU_SLOT_READONLY) ? MEMSLOT_READONLY : 0) |
+	       ((flags & SMMU_SLOT_LOG_DIRTY) ? MEMSLOT_LOG_DIRTY_PAGES : 0);
+}
+
+int smmu_vm_add_slot(struct smmu_vm *vm, unsigned id, uint64_t gpa, uint64_t size, unsigned flags)
+{
+	struct memslot_region r = {.slot = id, .flags = memslot_flags(flags), .guest_phys_addr = gpa,
+	                           .memory_size = size};
+	hva_t hva;
+	int err;
+
+	if (!size || (size & ~PAGE_MASK) || (gpa & ~PAGE_MASK) || (flags & ~3u))
+		return -EINVAL;
+	if (id >= MEMSLOT_ID_LIMIT || memslots_get(&vm->slots, id))
+		return -EEXIST;
+	err = hostmem_map(vm->hm, size, vm->cfg.huge_backing ? HOSTMEM_HUGE_2M : 0, &hva);
+	if (err)
+		return err;
+	r.userspace_addr = hva;
+	err = memslots_set_region(&vm->slots, &r);
+	if (err) {
+		hostmem_unmap(vm->hm, hva, size);
+		return err;
+	}
+	/* MMIO sptes cached for these gfns carry an older generation: now stale. */
+	return 0;
+}
+
+int smmu_vm_delete_slot(struct smmu_vm *vm, unsigned id)
+{
+	struct memslot *s = id < MEMSLOT_ID_LIMIT ? memslots_get(&vm->slots, id) : NULL;
+	struct memslot_region r = {.slot = id};
+	hva_t hva;
+	uint64_t size;
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	hva = s->userspace_addr;
+	size = s->npages << PAGE_SHIFT;
+	r.userspace_addr = hva;
+	/* KVM zaps every translation through a slot before it goes away. */
+	mmu_zap_all_sync(vm->mmu);
+	err = memslots_set_region(&vm->slots, &r);
+	if (!err)
+		hostmem_unmap(vm->hm, hva, size);
+	return err;
+}
+
+int smmu_vm_move_slot(struct smmu_vm *vm, unsigned id, uint64_t new_gpa)
+{
+	struct memslot *s = id < MEMSLOT_ID_LIMIT ? memslots_get(&vm->slots, id) : NULL;
+	struct memslot_region r;
+
+	if (!s)
+		return -EINVAL;
+	r = (struct memslot_region){.slot = id, .flags = s->flags, .guest_phys_addr = new_gpa,
+	                            .memory_size = s->npages << PAGE_SHIFT,
+	                            .userspace_addr = s->userspace_addr};
+	mmu_zap_all_sync(vm->mmu);
+	return memslots_set_region(&vm->slots, &r);
+}
+
+int smmu_vm_set_slot_flags(struct smmu_vm *vm, unsigned id, unsigned flags)
+{
+	struct memslot *s = id < MEMSLOT_ID_LIMIT ? memslots_get(&vm->slots, id) : NULL;
+	struct memslot_region r;
+
+	if (!s || (flags & ~3u))
+		return -EINVAL;
+	r = (struct memslot_region){.slot = id, .flags = memslot_flags(flags),
+	                            .guest_phys_addr = gfn_to_gpa(s->base_gfn),
+	                            .memory_size = s->npages << PAGE_SHIFT,
+	                            .userspace_addr = s->userspace_addr};
+	mmu_zap_all_sync(vm->mmu);
+	return memslots_set_region(&vm->slots, &r);
+}
+
+void smmu_vm_zap_all(struct smmu_vm *vm)
+{
+	mmu_zap_all_fast(vm->mmu);
+	for (unsigned i = 0; i < vm->cfg.nr_vcpus; i++)
+		install_root(&vm->vcpus[i]);
+}
+
+static int gpa_copy(struct smmu_vm *vm, uint64_t gpa, void *buf, size_t len, bool write)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		size_t chunk = PAGE_SIZE - (gpa & ~PAGE_MASK);
+		struct memslot *s = memslots_find(&vm->slots, gpa_to_gfn(gpa));
+		hva_t hva;
+		int r;
+
+		if (chunk > len)
+			chunk = len;
+		if (!s)
+			return -EFAULT;
+		hva = memslot_gfn_to_hva(s, gpa_to_gfn(gpa)) + (gpa & ~PAGE_MASK);
+		r = write ? hostmem_write(vm->hm, hva, p, chunk) : hostmem_read(vm->hm, hva, p, chunk);
+		if (r)
+			return r;
+		gpa += chunk;
+		p += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+int smmu_vm_read_gpa(struct smmu_vm *vm, uint64_t gpa, void *buf, size_t len)
+{
+	return gpa_copy(vm, gpa, buf, len, false);
+}
+
+int smmu_vm_write_gpa(struct smmu_vm *vm, uint64_t gpa, const void *buf, size_t len)
+{
+	return gpa_copy(vm, gpa, (void *)buf, len, true);
+}
+
+/* ---- guest operations ------------------------------------------------------ */
+static struct smmu_vcpu *get_vcpu(struct smmu_vm *vm, unsigned id)
+{
+	return vm && id < vm->cfg.nr_vcpus ? &vm->vcpus[id] : NULL;
+}
+
+static void fill_outcome(struct smmu_outcome *out, enum vcpu_result r, const struct vcpu_outcome *o)
+{
+	static const enum smmu_result map[VCPU_NR_RESULTS] = {
+		[VCPU_OK] = SMMU_OK,     [VCPU_PF] = SMMU_PF,     [VCPU_GP] = SMMU_GP,
+		[VCPU_UD] = SMMU_UD,     [VCPU_MMIO] = SMMU_MMIO, [VCPU_EMUL_FAIL] = SMMU_EMUL_FAIL,
+		[VCPU_INVALID] = SMMU_INVALID,
+	};
+
+	out->result = (unsigned)r < VCPU_NR_RESULTS ? map[r] : SMMU_INVALID;
+	out->value = o ? o->value : 0;
+	out->error_code = o ? o->error_code : 0;
+}
+
+int smmu_vcpu_read(struct smmu_vm *vm, unsigned vcpu, uint64_t gva, unsigned size,
+                   struct smmu_outcome *out)
+{
+	struct smmu_vcpu *vc = get_vcpu(vm, vcpu);
+	struct vcpu_outcome o = {0};
+
+	if (!vc || !out)
+		return -EINVAL;
+	fill_outcome(out, vcpu_cpu_read(&vc->cpu, gva, size, &o), &o);
+	return 0;
+}
+
+int smmu_vcpu_write(struct smmu_vm *vm, unsigned vcpu, uint64_t gva, unsigned size,
+                    uint64_t value, struct smmu_outcome *out)
+{
+	struct smmu_vcpu *vc = get_vcpu(vm, vcpu);
+	struct vcpu_outcome o = {0};
+
+	if (!vc || !out)
+		return -EINVAL;
+	fill_outcome(out, vcpu_cpu_write(&vc->cpu, gva, size, value, &o), &o);
+	return 0;
+}
+
+int smmu_vcpu_fetch(struct smmu_vm *vm, unsigned vcpu, uint64_t gva, struct smmu_outcome *out)
+{
+	struct smmu_vcpu *vc = get_vcpu(vm, vcpu);
+	struct vcpu_outcome o = {0};
+
+	if (!vc || !out)
+		return -EINVAL;
+	fill_outcome(out, vcpu_cpu_fetch(&vc->cpu, gva, &o), &o);
+	return 0;
+}
+
+int smmu_vcpu_write_reg(struct smmu_vm *vm, unsigned vcpu, enum smmu_reg reg, uint64_t value,
+                        struct smmu_outcome *out)
+{
+	static const enum vcpu_reg map[] = {VCPU_REG_CR0, VCPU_REG_CR3, VCPU_REG_CR4, VCPU_REG_EFER,
+	                                    VCPU_REG_PKRU};
+	struct smmu_vcpu *vc = get_vcpu(vm, vcpu);
+
+	if (!vc || !out || (unsigned)reg > SMMU_REG_PKRU)
+		return -EINVAL;
+	fill_outcome(out, vcpu_cpu_write_reg(&vc->cpu, map[reg], value), NULL);
+	return 0;
+}
+
+int smmu_vcpu_invlpg(struct smmu_vm *vm, unsigned vcpu, uint64_t gva, struct smmu_outcome *out)
+{
+	struct smmu_vcpu *vc = get_vcpu(vm, vcpu);
+
+	if (!vc || !out)
+		return -EINVAL;
+	fill_outcome(out, vcpu_cpu_invlpg(&vc->cpu, gva), NULL);
+	return 0;
+}
+
+int smmu_vcpu_flush(struct smmu_vm *vm, unsigned vcpu)
+{
+	struct smmu_vcpu *vc = get_vcpu(vm, vcpu);
+
+	if (!vc)
+		return -EINVAL;
+	vcpu_cpu_flush(&vc->cpu);
+	return 0;
+}
+
+int smmu_vcpu_set_cpl(struct smmu_vm *vm, unsigned vcpu, unsigned cpl)
+{
+	struct smmu_vcpu *vc = get_vcpu(vm, vcpu);
+
+	return vc ? vcpu_cpu_set_cpl(&vc->cpu, cpl) : -EINVAL;
+}
+
+int smmu_vcpu_set_ac(struct smmu_vm *vm, unsigned vcpu, bool ac)
+{
+	struct smmu_vcpu *vc = get_vcpu(vm, vcpu);
+
+	if (!vc)
+		return -EINVAL;
+	vcpu_cpu_set_ac(&vc->cpu, ac);
+	return 0;
+}
+
+int smmu_vcpu_get_state(struct smmu_vm *vm, unsigned vcpu, struct smmu_cpu_state *out)
+{
+	struct smmu_vcpu *vc = get_vcpu(vm, vcpu);
+
+	if (!vc || !out)
+		return -EINVAL;
+	*out = vc->cpu.state;
+	return 0;
+}
+
+/* ---- statistics ------------------------------------------------------------- */
+int smmu_vm_get_stats(struct smmu_vm *vm, struct smmu_stats *out)
+{
+	struct mmu_stats ms;
+	struct mmu_slab_stats ss;
+	struct memslot *s;
+
+	if (!vm || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	mmu_get_stats(vm->mmu, &ms);
+#define SMMU_COPY_STAT(name) out->name = ms.name;
+	SMMU_MMU_STATS(SMMU_COPY_STAT)
+#undef SMMU_COPY_STAT
+	for (unsigned i = 0; i < vm->cfg.nr_vcpus; i++) {
+		const struct vcpu_cpu_stats *cs = &vm->vcpus[i].cpu.stats;
+
+		out->tlb_hits += cs->tlb_hits;
+		out->tlb_misses += cs->tlb_misses;
+		out->hw_walks += cs->walks;
+		for (unsigned e = HWWALK_NO_ROOT; e < HWWALK_NR_EXITS; e++)
+			out->mmu_exits += cs->exits[e];
+		out->mmio_reads += cs->mmio_reads;
+		out->mmio_writes += cs->mmio_writes;
+	}
+	out->shadow_pages = vm->mmu->n_used_mmu_pages;
+	mmu_slab_get_stats(&vm->mmu->sp_header_slab, &ss);
+	out->bytes_sp_headers = ss.bytes_in_use;
+	mmu_slab_get_stats(&vm->mmu->shadowed_slab, &ss);
+	out->bytes_shadowed = ss.bytes_in_use;
+	mmu_slab_get_stats(&vm->mmu->pte_list_desc_slab, &ss);
+	out->bytes_rmap_desc = ss.bytes_in_use;
+	out->bytes_spt_frames = arena_frames_in_use(vm->arena, ARENA_USE_SHADOW) * PAGE_SIZE;
+	out->bytes_guest_frames = arena_frames_in_use(vm->arena, ARENA_USE_GUEST) * PAGE_SIZE;
+	out->bytes_memslot_meta = vm->slots.meta_bytes;
+	for (unsigned i = 0; (s = memslots_at(&vm->slots, i)); i++)
+		out->guest_pages += s->npages;
+	return 0;
+}
+
+int smmu_vm_audit(struct smmu_vm *vm, char *msg, size_t msglen)
+{
+	if (!vm)
+		return -EINVAL;
+	return mmu_check(vm->mmu, msg, msglen);
+}
+
+const char *smmu_result_name(enum smmu_result r)
+{
+	static const char *const names[] = {"ok", "pf", "gp", "ud", "mmio", "emul_fail", "invalid"};
+
+	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
+}

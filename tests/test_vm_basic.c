@@ -1,0 +1,134 @@
+/*
+ * test_vm_basic.c - the public API end to end on small hand-built guests:
+ * the trace-format.md example, paging off, MMIO, read-only slots, slot
+ * errors; the MMU audit runs after every operation.
+ */
+#include <errno.h>
+
+#include <shadowmmu/shadowmmu.h>
+
+#include "support/check.h"
+
+static struct smmu_vm *new_vm(void)
+{
+	struct smmu_vm_config cfg;
+	struct smmu_vm *vm = NULL;
+
+	smmu_vm_config_default(&cfg);
+	cfg.audit = true;
+	cfg.arena_bytes = 256ull << 20;
+	if (smmu_vm_create(&cfg, &vm))
+		return NULL;
+	return vm;
+}
+
+static struct smmu_outcome w8(struct smmu_vm *vm, uint64_t gva, uint64_t val)
+{
+	struct smmu_outcome o;
+
+	smmu_vcpu_write(vm, 0, gva, 8, val, &o);
+	return o;
+}
+
+static struct smmu_outcome r8(struct smmu_vm *vm, uint64_t gva)
+{
+	struct smmu_outcome o;
+
+	smmu_vcpu_read(vm, 0, gva, 8, &o);
+	return o;
+}
+
+static struct smmu_outcome reg(struct smmu_vm *vm, enum smmu_reg r, uint64_t val)
+{
+	struct smmu_outcome o;
+
+	smmu_vcpu_write_reg(vm, 0, r, val, &o);
+	return o;
+}
+
+/* trace-format.md's example, record by record. */
+static void test_trace_format_example_runs_as_specified(void)
+{
+	struct smmu_vm *vm = new_vm();
+	struct smmu_outcome o;
+
+	REQUIRE(vm);
+	CHECK_EQ(smmu_vm_add_slot(vm, 0, 0, 16 << 20, 0), 0);
+	CHECK_EQ(w8(vm, 0x1000, 0x2003).result, SMMU_OK);
+	CHECK_EQ(w8(vm, 0x2000, 0x3003).result, SMMU_OK);
+	CHECK_EQ(w8(vm, 0x3000, 0x4003).result, SMMU_OK);
+	CHECK_EQ(w8(vm, 0x4000, 0x100003).result, SMMU_OK);
+	CHECK_EQ(w8(vm, 0x4020, 0x4003).result, SMMU_OK);
+	CHECK_EQ(reg(vm, SMMU_REG_CR4, 0x20).result, SMMU_OK);
+	CHECK_EQ(reg(vm, SMMU_REG_EFER, 0x100).result, SMMU_OK);
+	CHECK_EQ(reg(vm, SMMU_REG_CR3, 0x1000).result, SMMU_OK);
+	CHECK_EQ(reg(vm, SMMU_REG_CR0, 0x80000011).result, SMMU_OK);
+	CHECK_EQ(w8(vm, 0x10, 0x1122334455667788ull).result, SMMU_OK);
+	o = r8(vm, 0x10);
+	CHECK_EQ(o.result, SMMU_OK);
+	CHECK_EQ(o.value, 0x1122334455667788ull);
+	smmu_vcpu_set_cpl(vm, 0, 3);
+	o = r8(vm, 0x10);
+	CHECK_EQ(o.result, SMMU_PF);
+	CHECK_EQ(o.error_code, 0x5);
+	smmu_vcpu_set_cpl(vm, 0, 0);
+	CHECK_EQ(w8(vm, 0x4000, 0).result, SMMU_OK);
+	smmu_vcpu_invlpg(vm, 0, 0, &o);
+	CHECK_EQ(o.result, SMMU_OK);
+	o = r8(vm, 0);
+	CHECK_EQ(o.result, SMMU_PF);
+	CHECK_EQ(o.error_code, 0x0);
+	smmu_vm_destroy(vm);
+}
+
+static void test_paging_off_reads_back_and_unbacked_gpa_is_mmio(void)
+{
+	struct smmu_vm *vm = new_vm();
+	struct smmu_outcome o;
+
+	REQUIRE(vm);
+	CHECK_EQ(smmu_vm_add_slot(vm, 0, 0, 1 << 20, 0), 0);
+	CHECK_EQ(w8(vm, 0x5000, 42).result, SMMU_OK);
+	CHECK_EQ(r8(vm, 0x5000).value, 42);
+	o = r8(vm, 0x200000);
+	CHECK_EQ(o.result, SMMU_MMIO);
+	CHECK_EQ(o.value, ~0ull);
+	CHECK_EQ(w8(vm, 0x200000, 1).result, SMMU_MMIO);
+	smmu_vm_destroy(vm);
+}
+
+static void test_read_only_slot_discards_writes(void)
+{
+	struct smmu_vm *vm = new_vm();
+
+	REQUIRE(vm);
+	CHECK_EQ(smmu_vm_add_slot(vm, 0, 0, 1 << 20, SMMU_SLOT_READONLY), 0);
+	CHECK_EQ(r8(vm, 0x1000).value, 0);
+	CHECK_EQ(w8(vm, 0x1000, 7).result, SMMU_MMIO);
+	CHECK_EQ(r8(vm, 0x1000).value, 0);
+	smmu_vm_destroy(vm);
+}
+
+static void test_slot_errors_change_nothing(void)
+{
+	struct smmu_vm *vm = new_vm();
+
+	REQUIRE(vm);
+	CHECK_EQ(smmu_vm_add_slot(vm, 0, 0, 1 << 20, 0), 0);
+	CHECK_EQ(smmu_vm_add_slot(vm, 1, 0x80000, 1 << 20, 0), -EEXIST);
+	CHECK_EQ(smmu_vm_add_slot(vm, 1, 0x100001, 4096, 0), -EINVAL);
+	CHECK_EQ(smmu_vm_add_slot(vm, 0, 0x200000, 4096, 0), -EEXIST);
+	CHECK_EQ(smmu_vm_delete_slot(vm, 5), -EINVAL);
+	CHECK_EQ(w8(vm, 0x1000, 9).result, SMMU_OK);
+	CHECK_EQ(r8(vm, 0x1000).value, 9);
+	smmu_vm_destroy(vm);
+}
+
+int main(void)
+{
+	RUN(test_trace_format_example_runs_as_specified);
+	RUN(test_paging_off_reads_back_and_unbacked_gpa_is_mmio);
+	RUN(test_read_only_slot_discards_writes);
+	RUN(test_slot_errors_change_nothing);
+	return check_finish();
+}
