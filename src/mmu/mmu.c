@@ -189,10 +189,11 @@ void mmu_zap_all_fast(struct mmu_vm *vm)
 	pthread_mutex_lock(&vm->mmu_lock);
 	vm->stat.zap_all++;
 	vm->mmu_valid_gen++;
-	vm->n_obsolete = vm->n_used_mmu_pages;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i])
 			mmu_free_roots(vm->vcpus[i], true);
+	/* Zapped roots died with their last reference: every page left is obsolete. */
+	vm->n_obsolete = vm->n_used_mmu_pages;
 	mmu_flush_remote_tlbs(vm);
 	mmu_audit_if_enabled(vm);
 	pthread_mutex_unlock(&vm->mmu_lock);

@@ -241,8 +241,14 @@ static void unlock(struct mmu_vcpu *v)
 void mmu_cr3_changed(struct mmu_vcpu *v, bool noflush)
 {
 	bool cached = false;
+	/* Without memory for new pages, leave no root: the next access fails cleanly. */
+	bool can_load = topup_and_lock(v) == 0;
 
-	topup_and_lock(v);
+	if (!can_load) {
+		mmu_free_roots(v, false);
+		unlock(v);
+		return;
+	}
 	if (mode_has_cached_roots(v->mode) && v->root.hpa != INVALID_HPA) {
 		cached = switch_cached_root(v);
 		if (cached)

@@ -208,8 +208,10 @@ void mmu_zap_obsolete_pages(struct mmu_vm *vm, unsigned long batch)
 				break;
 			}
 		}
-		if (!victim)
+		if (!victim) {
+			vm->n_obsolete = 0; /* the rest are zapped roots awaiting put_root */
 			break;
+		}
 		mmu_prepare_zap_page(vm, victim, &invalid_list);
 		vm->stat.obsolete_freed++;
 		done++;
