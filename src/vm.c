@@ -49,7 +49,14 @@ void smmu_vm_config_default(struct smmu_vm_config *cfg)
 }
 
 /* ---- keeping the vCPU's root register in step with the MMU -------------- */
-static void install_root(struct smmu_vcpu *vc)
+/*
+ * Point the vCPU at the MMU's current root.  A root that was just built
+ * (not a cached one reached by a cr3 switch, whose TLB entries the
+ * architecture governs) starts with a flushed TLB, as kvm_mmu_load()
+ * flushes: entries made under the old context may carry rights (the
+ * CR0.WP=0 supervisor-write sptes, for one) that the new context forbids.
+ */
+static void install_root(struct smmu_vcpu *vc, bool flush_if_changed)
 {
 	hpa_t root = vc->mmu->root.hpa;
 	unsigned level = smmu_paging_mode(&vc->cpu.state) == SMMU_PAGING_5LEVEL ? 5 : 4;
@@ -57,6 +64,8 @@ static void install_root(struct smmu_vcpu *vc)
 	if (vc->cpu.walk.root == root && vc->cpu.walk.root_level == level)
 		return;
 	vcpu_cpu_set_root(&vc->cpu, root, level);
+	if (flush_if_changed)
+		vcpu_cpu_tlb_flush(&vc->cpu, SMMU_FLUSH_ALL);
 }
 
 static void flush_vcpu_tlb(void *ctx, unsigned id)
@@ -77,12 +86,11 @@ static enum vcpu_pf_action op_page_fault(void *ctx, gva_t gva, enum smmu_access_
 	if (exit->reason == HWWALK_NO_ROOT) {
 		if (mmu_current_root(vc->mmu) == INVALID_HPA)
 			return VCPU_PF_FAIL;
-		install_root(vc);
-		vcpu_cpu_tlb_flush(&vc->cpu, SMMU_FLUSH_ALL);
+		install_root(vc, true);
 		return VCPU_PF_RETRY;
 	}
 	act = mmu_page_fault(vc->mmu, &f);
-	install_root(vc);
+	install_root(vc, true);
 	switch (act) {
 	case MMU_FAULT_RETRY:
 		return VCPU_PF_RETRY;
@@ -123,11 +131,15 @@ static void op_cr_changed(void *ctx, enum vcpu_reg which, uint64_t old_val, uint
 
 	(void)old_val;
 	(void)new_val;
-	if (which == VCPU_REG_CR3)
+	if (which == VCPU_REG_CR3) {
 		mmu_cr3_changed(vc->mmu, true); /* the flush, if any, comes as op_tlb_flush */
-	else if (context_changed(vc, which))
+		install_root(vc, false);
+	} else if (context_changed(vc, which)) {
 		mmu_context_changed(vc->mmu);
-	install_root(vc);
+		install_root(vc, true);
+		/* No root now: flush even though the register did not change. */
+		vcpu_cpu_tlb_flush(&vc->cpu, SMMU_FLUSH_ALL);
+	}
 }
 
 static void op_invlpg(void *ctx, gva_t gva)
@@ -142,7 +154,7 @@ static void op_tlb_flush(void *ctx, enum smmu_tlb_flush kind)
 	struct smmu_vcpu *vc = ctx;
 
 	mmu_guest_tlb_flush(vc->mmu, kind == SMMU_FLUSH_ALL);
-	install_root(vc);
+	install_root(vc, false);
 }
 
 static const struct vcpu_mmu_ops vm_mmu_ops = {
@@ -346,7 +358,7 @@ void smmu_vm_zap_all(struct smmu_vm *vm)
 {
 	mmu_zap_all_fast(vm->mmu);
 	for (unsigned i = 0; i < vm->cfg.nr_vcpus; i++)
-		install_root(&vm->vcpus[i]);
+		install_root(&vm->vcpus[i], true);
 }
 
 static int gpa_copy(struct smmu_vm *vm, uint64_t gpa, void *buf, size_t len, bool write)
