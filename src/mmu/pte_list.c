@@ -208,6 +208,8 @@ void pte_list_iter_remove(struct mmu_slab *slab, struct pte_list_iter *it)
 		it->pos = 0;
 		return;
 	}
+	/* Catches a second removal of the same position. */
+	SMMU_ASSERT(it->desc->sptes[it->pos] == it->sptep);
 	first = pte_list_head_desc(head);
 	what = remove_desc_entry(slab, head, it->desc, (unsigned)it->pos);
 	if (it->desc != first)
