@@ -178,8 +178,12 @@ static uint8_t *put_varint(uint8_t *p, uint64_t v)
 	return p;
 }
 
-/* The delta registers, identical in encoder and decoder. */
-enum { REG_GVA, REG_GPA, REG_VAL, NR_REGS };
+/*
+ * The delta registers, identical in encoder and decoder.  Values written and
+ * values expected from reads have their own registers: page-table entries
+ * and data patterns each change little from one record to the next.
+ */
+enum { REG_GVA, REG_GPA, REG_WVAL, REG_RVAL, NR_REGS };
 
 struct bin_regs {
 	uint64_t last[NR_REGS]; /* previous value of each delta class */
@@ -189,7 +193,22 @@ struct bin_regs {
 
 static int op_reg(enum trace_op_class cls)
 {
-	return cls == TOP_GVA ? REG_GVA : cls == TOP_GPA ? REG_GPA : cls == TOP_VAL ? REG_VAL : -1;
+	switch (cls) {
+	case TOP_GVA:
+		return REG_GVA;
+	case TOP_GPA:
+		return REG_GPA;
+	case TOP_VAL:
+		return REG_WVAL;
+	default:
+		return -1;
+	}
+}
+
+/* The header's own CRC-32C (bytes 12..15) covers every other header byte. */
+static uint32_t header_crc(const uint8_t *hdr)
+{
+	return trace_crc32c(trace_crc32c(0, hdr, 12), hdr + 16, 8);
 }
 
 /* ---- decoding --------------------------------------------------------------- */
@@ -245,7 +264,9 @@ int trace_bin_open(struct trace_reader *r)
 		return corrupt(r, "truncated header (%zu of %u bytes)", have, HEADER_LEN);
 	if ((p[8] | p[9] << 8) != BIN_VERSION)
 		return corrupt(r, "unsupported binary encoding version %u", p[8] | p[9] << 8);
-	if (get_le32(p + 12) || p[10] || p[11])
+	if (get_le32(p + 12) != header_crc(p))
+		return corrupt(r, "header checksum mismatch");
+	if (p[10] || p[11])
 		return corrupt(r, "unknown header flags");
 	r->bin->header_count = get_le64(p + 16);
 	trace_src_skip(&r->src, HEADER_LEN);
@@ -365,7 +386,10 @@ static int get_expect(struct trace_reader *r, unsigned ek, const uint8_t **q, co
 	e->kind = (enum trace_expect_kind)ek;
 	switch (ek) {
 	case TRACE_EXPECT_VALUE:
-		return get_operand(&r->bin->regs, TOP_VAL, q, end, &e->value) ? 0 : -1;
+		if (!get_varint(q, end, &e->value))
+			return -1;
+		e->value = r->bin->regs.last[REG_RVAL] += unzigzag(e->value);
+		return 0;
 	case TRACE_EXPECT_PF:
 		return get_varint(q, end, &e->value) ? 0 : -1;
 	case TRACE_EXPECT_LIST:
@@ -522,6 +546,7 @@ int trace_bin_writer_open(struct trace_writer *w)
 	memcpy(hdr, TRACE_BIN_MAGIC, TRACE_BIN_MAGIC_LEN);
 	hdr[8] = BIN_VERSION;
 	put_le64(hdr + 16, COUNT_UNKNOWN);
+	put_le32(hdr + 12, header_crc(hdr));
 	if (fwrite(hdr, 1, HEADER_LEN, w->f) != HEADER_LEN)
 		return trace_bin_writer_close(w), -EIO;
 	return 0;
@@ -565,9 +590,10 @@ static uint8_t *encode_record(struct bin_regs *g, uint8_t *p, const struct trace
 	g->line = rec->line;
 	for (unsigned k = 0; k < ki->nr_ops; k++)
 		p = put_operand(g, (enum trace_op_class)ki->cls[k], p, rec->op[k]);
-	if (rec->expect.kind == TRACE_EXPECT_VALUE)
-		p = put_operand(g, TOP_VAL, p, rec->expect.value);
-	else if (rec->expect.kind == TRACE_EXPECT_PF)
+	if (rec->expect.kind == TRACE_EXPECT_VALUE) {
+		p = put_varint(p, zigzag(rec->expect.value - g->last[REG_RVAL]));
+		g->last[REG_RVAL] = rec->expect.value;
+	} else if (rec->expect.kind == TRACE_EXPECT_PF)
 		p = put_varint(p, rec->expect.value);
 	else if (rec->expect.kind == TRACE_EXPECT_LIST)
 		p = put_list(p, &rec->expect);
@@ -602,8 +628,9 @@ int trace_bin_writer_put(struct trace_writer *w, const struct trace_record *rec)
 static int enc_finish(struct trace_writer *w)
 {
 	struct trace_bin_enc *e = w->bin;
-	uint8_t tail[BLOCK_HDR_LEN + TRAILER_LEN] = {0}, cnt[8];
+	uint8_t tail[BLOCK_HDR_LEN + TRAILER_LEN] = {0}, hdr[HEADER_LEN] = {0};
 	int err = enc_flush_block(w);
+	long end;
 
 	if (err)
 		return err;
@@ -612,12 +639,16 @@ static int enc_finish(struct trace_writer *w)
 	put_le32(tail + BLOCK_HDR_LEN + 12, trace_crc32c(0, tail + BLOCK_HDR_LEN, 12));
 	if (fwrite(tail, 1, sizeof(tail), w->f) != sizeof(tail))
 		return -EIO;
-	/* Patch the header's record count where the output allows it. */
-	put_le64(cnt, e->count);
-	if (e->header_pos >= 0 && fseek(w->f, e->header_pos + 16, SEEK_SET) == 0) {
-		if (fwrite(cnt, 1, 8, w->f) != 8)
+	/* Patch the header's record count (and CRC) where the output allows it. */
+	memcpy(hdr, TRACE_BIN_MAGIC, TRACE_BIN_MAGIC_LEN);
+	hdr[8] = BIN_VERSION;
+	put_le64(hdr + 16, e->count);
+	put_le32(hdr + 12, header_crc(hdr));
+	end = ftell(w->f);
+	if (e->header_pos >= 0 && end >= 0 && fseek(w->f, e->header_pos, SEEK_SET) == 0) {
+		if (fwrite(hdr, 1, HEADER_LEN, w->f) != HEADER_LEN)
 			return -EIO;
-		if (fseek(w->f, 0, SEEK_END))
+		if (fseek(w->f, end, SEEK_SET))
 			return -EIO;
 	}
 	return 0;
