@@ -145,38 +145,53 @@ static int fail_at(struct line_ctx *lc, unsigned col, const char *fmt, ...)
 /* Show at most 40 characters of a field in a message. */
 #define TOKF(t) (int)((t)->len > 40 ? 40 : (t)->len), (t)->s
 
+enum char_class {
+	CC_BAD,     /* not printable ASCII or tab */
+	CC_SEP,     /* space or tab: separates fields */
+	CC_COMMENT, /* '#': the rest of the line is a comment */
+	CC_FIELD,   /* part of a field */
+};
+
+static inline enum char_class classify(unsigned char c)
+{
+	if ((unsigned)(c - 0x21) < 0x7f - 0x21)
+		return c == '#' ? CC_COMMENT : CC_FIELD;
+	return c == ' ' || c == '\t' ? CC_SEP : CC_BAD;
+}
+
 /*
  * Split a line into fields.  Every byte must be printable ASCII or a tab,
  * comments included (the format is ASCII text); `#` ends the fields.
  */
 static int tokenize(struct line_ctx *lc, const char *s, size_t len)
 {
-	bool in_comment = false;
 	size_t i = 0;
 
 	lc->nt = 0;
 	lc->end_col = 1;
 	while (i < len) {
-		unsigned char c = (unsigned char)s[i];
-		size_t start;
+		enum char_class cc = classify((unsigned char)s[i]);
+		size_t start = i;
 
-		if ((c < 0x20 && c != '\t') || c >= 0x7f)
-			return fail_at(lc, (unsigned)i + 1,
-			               "unexpected byte 0x%02x (a trace is ASCII text)", c);
-		if (in_comment || c == ' ' || c == '\t' || c == '#') {
-			in_comment |= c == '#';
+		if (cc == CC_SEP) {
 			i++;
 			continue;
 		}
-		start = i;
-		while (i < len && s[i] != ' ' && s[i] != '\t' && s[i] != '#' &&
-		       (unsigned char)s[i] > 0x20 && (unsigned char)s[i] < 0x7f)
+		if (cc != CC_FIELD)
+			break;
+		while (i < len && classify((unsigned char)s[i]) == CC_FIELD)
 			i++;
 		if (lc->nt < MAX_TOKS)
 			lc->t[lc->nt++] =
 			    (struct tok){s + start, (unsigned)(i - start), (unsigned)start + 1};
 		lc->end_col = (unsigned)i + 1;
 	}
+	/* The rest is a comment (or a bad byte): it must still be ASCII. */
+	for (; i < len; i++)
+		if (classify((unsigned char)s[i]) == CC_BAD)
+			return fail_at(lc, (unsigned)i + 1,
+			               "unexpected byte 0x%02x (a trace is ASCII text)",
+			               (unsigned char)s[i]);
 	return 0;
 }
 
@@ -204,7 +219,8 @@ static int lex_number(const char *s, size_t n, uint64_t *out)
 			over |= (v >> 60) != 0;
 			v = (v << 4) | d;
 		} else {
-			over |= v > (UINT64_MAX - d) / 10;
+			over |=
+			    v > UINT64_MAX / 10 || (v == UINT64_MAX / 10 && d > UINT64_MAX % 10);
 			v = v * 10 + d;
 		}
 	}
