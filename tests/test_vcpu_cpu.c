@@ -25,6 +25,7 @@ enum fake_mode {
 	FAKE_NEVER_FIX, /* answer RETRY without changing anything */
 	FAKE_INJECT,    /* inject #PF with inject_ec */
 	FAKE_EMULATE,   /* perform the access itself */
+	FAKE_FAIL,      /* give up */
 };
 
 struct fake_mmu {
@@ -35,6 +36,7 @@ struct fake_mmu {
 	unsigned leaf_acc;   /* rights of installed leaves */
 	unsigned leaf_pkey;  /* protection key of installed leaves */
 	unsigned leaf_flags; /* SPTE_MK_* of installed leaves */
+	hpa_t huge;          /* when not 0: map every gva with a 2 MiB leaf to this run */
 	uint32_t inject_ec;
 	uint64_t emulated_value, emulated_write;
 	unsigned faults, cr_changes, invlpgs, flushes;
@@ -53,12 +55,12 @@ static hpa_t fake_alloc(struct fake_mmu *f, enum arena_use use)
 	return hpa;
 }
 
-/* The level-1 spte for gva, creating shadow tables on the way. */
-static uint64_t *fake_sptep(struct fake_mmu *f, gva_t gva)
+/* The spte for gva at `target`, creating shadow tables on the way. */
+static uint64_t *fake_sptep_at(struct fake_mmu *f, gva_t gva, unsigned target)
 {
 	hpa_t table = f->v.walk.root;
 
-	for (unsigned level = 4; level > 1; level--) {
+	for (unsigned level = 4; level > target; level--) {
 		uint64_t *p = arena_hpa_to_ptr(f->arena, table, PAGE_SIZE);
 
 		p += spte_index(gva, level);
@@ -66,7 +68,12 @@ static uint64_t *fake_sptep(struct fake_mmu *f, gva_t gva)
 			*p = spte_make_nonleaf(fake_alloc(f, ARENA_USE_SHADOW));
 		table = spte_to_hpa(*p);
 	}
-	return (uint64_t *)arena_hpa_to_ptr(f->arena, table, PAGE_SIZE) + spte_index(gva, 1);
+	return (uint64_t *)arena_hpa_to_ptr(f->arena, table, PAGE_SIZE) + spte_index(gva, target);
+}
+
+static uint64_t *fake_sptep(struct fake_mmu *f, gva_t gva)
+{
+	return fake_sptep_at(f, gva, 1);
 }
 
 static enum vcpu_pf_action fake_fix(struct fake_mmu *f, gva_t gva, const struct vcpu_exit *e,
@@ -79,6 +86,10 @@ static enum vcpu_pf_action fake_fix(struct fake_mmu *f, gva_t gva, const struct 
 		vcpu_cpu_set_root(&f->v, fake_alloc(f, ARENA_USE_SHADOW), 4);
 		return VCPU_PF_RETRY;
 	case HWWALK_NOT_PRESENT:
+		if (f->huge) {
+			*fake_sptep_at(f, gva, 2) = spte_make_leaf(f->huge, 2, f->leaf_acc, 0, 0);
+			return VCPU_PF_RETRY;
+		}
 		if (gfn >= FAKE_GFNS) {
 			*fake_sptep(f, gva) = spte_make_mmio(gfn, ACC_ALL, 0);
 			return VCPU_PF_MMIO;
@@ -107,6 +118,8 @@ static enum vcpu_pf_action fake_page_fault(void *ctx, gva_t gva, enum smmu_acces
 	case FAKE_INJECT:
 		reply->error_code = f->inject_ec;
 		return VCPU_PF_INJECT;
+	case FAKE_FAIL:
+		return VCPU_PF_FAIL;
 	case FAKE_EMULATE:
 		if (access == SMMU_ACCESS_WRITE)
 			f->emulated_write = e->value;
@@ -590,6 +603,41 @@ static void test_spte_aimed_outside_the_arena_is_an_exit_not_a_wild_read(void)
 	fake_free(f);
 }
 
+static void test_mmu_failure_is_an_emulation_failure_after_one_exit(void)
+{
+	struct fake_mmu *f = fake_new();
+	struct vcpu_outcome out;
+
+	f->mode = FAKE_FAIL;
+	CHECK_EQ(vcpu_cpu_read(&f->v, 0x1000, 4, &out), VCPU_EMUL_FAIL);
+	CHECK_EQ(f->faults, 1);
+	CHECK_EQ(f->v.stats.retries_exhausted, 0);
+	fake_free(f);
+}
+
+static void test_2m_leaf_is_cached_per_4k_page_and_invlpg_drops_all_of_it(void)
+{
+	struct fake_mmu *f = fake_new();
+	struct vcpu_outcome out;
+	uint64_t walks;
+
+	REQUIRE(arena_alloc(f->arena, ARENA_ORDER_2M, ARENA_USE_GUEST, &f->huge) == 0);
+	((uint8_t *)arena_hpa_to_ptr(f->arena, f->huge, 0x200000))[0x1ff008] = 0x5a;
+	CHECK_EQ(vcpu_cpu_read(&f->v, 0x201000, 8, &out), VCPU_OK);
+	CHECK_EQ(vcpu_cpu_read(&f->v, 0x3ff008, 1, &out), VCPU_OK);
+	CHECK_EQ(out.value, 0x5a);
+	walks = f->v.stats.walks;
+	CHECK_EQ(f->v.tlb.nr_large, 2);
+	vcpu_cpu_read(&f->v, 0x201000, 8, &out);
+	vcpu_cpu_read(&f->v, 0x3ff000, 8, &out);
+	CHECK_EQ(f->v.stats.walks, walks); /* both pages hit */
+	vcpu_cpu_invlpg(&f->v, 0x280000);  /* another address in the same 2 MiB page */
+	CHECK_EQ(f->v.tlb.nr_large, 0);
+	vcpu_cpu_read(&f->v, 0x201000, 8, &out);
+	CHECK_EQ(f->v.stats.walks, walks + 1);
+	fake_free(f);
+}
+
 int main(void)
 {
 	RUN(test_init_rejects_a_missing_page_fault_op);
@@ -618,5 +666,7 @@ int main(void)
 	RUN(test_requested_flush_is_applied_before_the_next_access);
 	RUN(test_zapped_spte_is_seen_after_mmu_flushes_the_tlb);
 	RUN(test_spte_aimed_outside_the_arena_is_an_exit_not_a_wild_read);
+	RUN(test_mmu_failure_is_an_emulation_failure_after_one_exit);
+	RUN(test_2m_leaf_is_cached_per_4k_page_and_invlpg_drops_all_of_it);
 	return check_finish();
 }
