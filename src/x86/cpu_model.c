@@ -9,15 +9,15 @@
 void smmu_cpu_model_default(struct smmu_cpu_model *m)
 {
 	*m = (struct smmu_cpu_model){
-		.maxphyaddr = 46,
-		.gbpages = true,
-		.la57 = true,
-		.pcid = true,
-		.pku = true,
-		.smep = true,
-		.smap = true,
-		.nx = true,
-		.pse36 = true,
+	    .maxphyaddr = 46,
+	    .gbpages = true,
+	    .la57 = true,
+	    .pcid = true,
+	    .pku = true,
+	    .smep = true,
+	    .smap = true,
+	    .nx = true,
+	    .pse36 = true,
 	};
 }
 
