@@ -209,12 +209,14 @@ static bool ref_pkey_blocks(const struct ref_walk_ctx *c, unsigned pkey)
 	return wd && c->access == SMMU_ACCESS_WRITE && (c->s->cpl == 3 || (c->s->cr0 & X86_CR0_WP));
 }
 
-/* 4.6.2 / 4.5: bits 62:59 of a 4/5-level leaf are its key when CR4.PKE = 1. */
+/*
+ * 4.6.2 / 4.5: bits 62:59 of a 4/5-level leaf are its protection key.  They
+ * only take effect with CR4.PKE = 1 (ref_pkey_blocks), but x86.h reports
+ * the leaf's key in 4/5-level paging whatever CR4.PKE, as KVM's walker does.
+ */
 static unsigned ref_leaf_pkey(const struct ref_walk_ctx *c, uint64_t leaf)
 {
 	if (c->mode != SMMU_PAGING_4LEVEL && c->mode != SMMU_PAGING_5LEVEL)
-		return 0;
-	if (!(c->s->cr4 & X86_CR4_PKE))
 		return 0;
 	return (unsigned)((leaf >> X86_PTE_PKEY_SHIFT) & 0xf);
 }

@@ -7,8 +7,8 @@
  * Where x86.h leaves a detail open, the reference fixes it as follows:
  *  - paging off: gpa = gva (32 bits), level 0, page_size 4 KiB, access
  *    W|U|X, root_level 0, pkey 0, global false.
- *  - pkey: bits 62:59 of the leaf in 4/5-level paging when CR4.PKE = 1,
- *    else 0 (without PKE those bits are ignored, SDM 4.5.5).
+ *  - pkey: bits 62:59 of the leaf in 4/5-level paging, even with
+ *    CR4.PKE = 0 (when the key has no effect), else 0.
  *  - on a page fault, `level` is the level of the entry that stopped the
  *    walk (not present / reserved bit) or of the leaf (access rights), and
  *    gpte[]/pte_gpa[] are filled from root_level down to it; gpa, access,
