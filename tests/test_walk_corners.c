@@ -802,6 +802,27 @@ static void test_ad_race_with_guest_unmapping_leaf_restarts_into_not_present(voi
 	env_fini(&e);
 }
 
+static void test_self_referencing_entry_used_at_every_level_gets_accessed_and_dirty(void)
+{
+	struct env e;
+	struct both b;
+
+	/*
+	 * PML4E 0 points at the PML4 itself, so gva 0x123 uses that one entry
+	 * at all four levels and as its leaf.  Setting A through one level
+	 * changes the entry seen by the others (their cmpxchg mismatches and
+	 * the walk restarts, SDM 4.8 / KVM); the end state is A|D, 0x1123.
+	 */
+	env_init(&e, SMMU_PAGING_4LEVEL);
+	guestmem_write64(e.gm, 0x1000, 0x1000 | P | RW);
+	walk_both(&e, 0x123, SMMU_ACCESS_WRITE, &b);
+	CHECK_OK(b, 0x1123);
+	CHECK_BOTH(b, level, 1);
+	CHECK_BOTH(b, gpte[0], 0x1000 | P | RW | A | D);
+	CHECK_EQ(guestmem_peek(e.gm, 0x1000, 8), 0x1000 | P | RW | A | D);
+	env_fini(&e);
+}
+
 int main(void)
 {
 	RUN(test_paging_off_maps_gva_to_same_gpa_with_all_rights);
@@ -832,5 +853,6 @@ int main(void)
 	RUN(test_unbacked_page_table_faults_not_present);
 	RUN(test_ad_race_restarts_walk_and_sets_bits);
 	RUN(test_ad_race_with_guest_unmapping_leaf_restarts_into_not_present);
+	RUN(test_self_referencing_entry_used_at_every_level_gets_accessed_and_dirty);
 	return check_finish();
 }

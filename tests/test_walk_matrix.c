@@ -20,10 +20,13 @@
  * some entry type, mode or model and not in others (8, 12, 13, 20, 21, 29,
  * MAXPHYADDR-1, MAXPHYADDR, 51, 52, 62...), so the two walkers' reserved-bit
  * tables are compared without the generator knowing them.
- * Compared: outcome; on #PF the error code; on success gpa, level,
+ * Compared: outcome (and smmu_x86_gva_canonical() against it); on #PF the
+ * error code and the levels walked; on success gpa, level,
  * page_size, access, pkey, global, root_level and gpte[]/pte_gpa[] of every
  * level used; and always the whole guest memory afterwards (A/D bits).
  * A mismatch prints the complete case so it can be rebuilt by hand.
+ * A last test loads random PAE PDPTE quadruples through CR0/CR3/CR4 writes
+ * and compares #GP and the loaded registers with ref_pae_load_pdptrs().
  */
 #include <shadowmmu/x86.h>
 
@@ -518,7 +521,8 @@ static void run_case(struct matrix *mx, struct mcase *c)
 	ref_walk(&c->s, &c->m, &ref_ops, c->gva, c->acc, &r);
 	smmu_x86_walk(&c->s, &c->m, &prod_ops, c->gva, c->acc, &p);
 	mem_equal = guestmem_equal(mx->prod_mem, mx->ref_mem, &diff);
-	agree = results_agree(&p, &r, mx->ref_mem);
+	agree = results_agree(&p, &r, mx->ref_mem) &&
+	        smmu_x86_gva_canonical(&c->s, c->gva) == (r.outcome != SMMU_WALK_GP);
 	mx->cases++;
 	mx->outcomes[outcome_kind(&r)]++;
 	if (!agree || !mem_equal)
@@ -672,6 +676,103 @@ static void test_walk_matches_reference_in_5level_paging(void)
 	run_mode(SMMU_PAGING_5LEVEL, 5 * PAT_COUNT * 24 * REPEATS);
 }
 
+/* ---- PAE PDPTE loads (SDM 4.4.1) ---------------------------------------- */
+
+#define PDPTE_CASES 20000
+
+/* A PDPTE: not-present junk, a valid one, or a valid one plus a candidate bit. */
+static uint64_t pick_pdpte(struct matrix *mx, const struct smmu_cpu_model *m)
+{
+	static const unsigned odd[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 51, 52, 62, 63};
+	uint64_t e = (rnd(mx) & bits_below(m->maxphyaddr) & ~0xfffull) | X86_PTE_P;
+
+	if (rnd_chance(mx, 25))
+		return rnd(mx) & ~1ull;
+	if (rnd_chance(mx, 40))
+		return e;
+	switch (rnd_below(mx, 5)) {
+	case 0:
+		return e | (1ull << (m->maxphyaddr - 1));
+	case 1:
+		return m->maxphyaddr < 64 ? e | (1ull << m->maxphyaddr) : e;
+	default:
+		return e | (1ull << odd[rnd_below(mx, 15)]);
+	}
+}
+
+/*
+ * One PDPTE load through a CR write the architecture loads on (a CR3 write
+ * in PAE paging, CR0.PG set with CR4.PAE, a CR4.PGE/PSE/SMEP toggle in PAE
+ * paging), checked against ref_pae_load_pdptrs(): #GP with the state
+ * untouched, or success with the same four registers.
+ */
+static void run_pdpte_case(struct matrix *mx, struct smmu_gpa_ops *ops, unsigned n)
+{
+	struct smmu_cpu_model m;
+	struct smmu_cpu_state s, before;
+	enum smmu_tlb_flush flush;
+	enum smmu_cr_result res = SMMU_CR_UD;
+	uint64_t cr3 = 0x1000 + 32 * rnd_below(mx, 128), regs[4] = {0};
+	unsigned how = rnd_below(mx, 3);
+	int want;
+
+	pick_model(mx, SMMU_PAGING_PAE, &m);
+	if (rnd_chance(mx, 3))
+		cr3 = MEM_SIZE + 0x1000; /* unbacked: reads as all ones */
+	for (unsigned i = 0; i < 4; i++)
+		guestmem_write64(mx->prod_mem, (cr3 & ~0x1full) + 8 * i, pick_pdpte(mx, &m));
+	smmu_cpu_state_reset(&s);
+	s.cr4 = X86_CR4_PAE;
+	s.cr3 = how == 0 ? 0x1000 : cr3;
+	if (how != 1)
+		s.cr0 |= X86_CR0_PG;
+	before = s;
+	want = ref_pae_load_pdptrs(&m, ops, cr3, regs);
+	if (how == 0)
+		res = smmu_x86_write_cr3(&s, &m, ops, cr3, &flush);
+	else if (how == 1)
+		res = smmu_x86_write_cr0(&s, &m, ops, s.cr0 | X86_CR0_PG, &flush);
+	else
+		res = smmu_x86_write_cr4(&s, &m, ops, s.cr4 ^ (m.smep ? X86_CR4_SMEP : X86_CR4_PGE),
+		                         &flush);
+	mx->cases++;
+	if (res == (want ? SMMU_CR_GP : SMMU_CR_OK) &&
+	    (want ? !memcmp(&s, &before, sizeof(s)) : !memcmp(s.pdptrs, regs, sizeof(regs))))
+		return;
+	mx->mismatches++;
+	CHECK_MSG(false, "PDPTE load mismatch (%lu so far)", mx->mismatches);
+	if (mx->mismatches > MAX_REPORTS)
+		return;
+	fprintf(stderr,
+	        "  case #%u via %s, maxphyaddr=%u cr3=0x%" PRIx64 " ref %s, prod result %d\n"
+	        "  memory: 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 "\n"
+	        "  prod pdptrs: 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 "\n",
+	        n,
+	        how == 0   ? "cr3"
+	        : how == 1 ? "cr0.PG"
+	                   : "cr4",
+	        m.maxphyaddr, cr3, want ? "#GP" : "ok", res,
+	        guestmem_peek(mx->prod_mem, cr3 & ~0x1full, 8),
+	        guestmem_peek(mx->prod_mem, (cr3 & ~0x1full) + 8, 8),
+	        guestmem_peek(mx->prod_mem, (cr3 & ~0x1full) + 16, 8),
+	        guestmem_peek(mx->prod_mem, (cr3 & ~0x1full) + 24, 8), s.pdptrs[0], s.pdptrs[1],
+	        s.pdptrs[2], s.pdptrs[3]);
+}
+
+static void test_pae_pdpte_load_matches_reference(void)
+{
+	struct matrix mx;
+	struct smmu_gpa_ops ops;
+
+	REQUIRE(matrix_init(&mx));
+	ops = guestmem_ops(mx.prod_mem);
+	for (unsigned n = 0; n < PDPTE_CASES; n++)
+		run_pdpte_case(&mx, &ops, n);
+	printf("  pdpte   %8lu loads, %lu mismatches\n", mx.cases, mx.mismatches);
+	CHECK_EQ(mx.mismatches, 0);
+	matrix_fini(&mx);
+}
+
 int main(void)
 {
 	RUN(test_walk_matches_reference_with_paging_off);
@@ -679,5 +780,6 @@ int main(void)
 	RUN(test_walk_matches_reference_in_pae_paging);
 	RUN(test_walk_matches_reference_in_4level_paging);
 	RUN(test_walk_matches_reference_in_5level_paging);
+	RUN(test_pae_pdpte_load_matches_reference);
 	return check_finish();
 }
