@@ -163,10 +163,13 @@ struct smmu_walk {
 	enum smmu_walk_outcome outcome;
 	uint32_t error_code; /* SMMU_WALK_PF: X86_PFEC_* bits */
 	uint64_t gpa;        /* SMMU_WALK_OK: the guest-physical address */
-	unsigned level;      /* level of the leaf: 1 (4K), 2 (2M/4M), 3 (1G); 0 if paging off */
+	unsigned level;      /* level of the leaf: 1 (4K), 2 (2M/4M), 3 (1G); 0 if paging off.
+	                        SMMU_WALK_PF: the level whose entry faulted (the leaf for a
+	                        rights or protection-key fault; 3 for a PAE PDPTE) */
 	uint64_t page_size;  /* bytes mapped by the leaf (4 KiB when paging is off) */
 	unsigned access;     /* SMMU_ACC_* rights combined across levels */
-	unsigned pkey;       /* protection key of the leaf (4/5-level paging), else 0 */
+	unsigned pkey;       /* bits 62:59 of the leaf in 4/5-level paging (whatever
+	                        CR4.PKE says), else 0 */
 	bool global;         /* the leaf has G = 1 (and CR4.PGE = 1) */
 
 	/*
@@ -186,6 +189,8 @@ struct smmu_walk {
  * in every entry used and Dirty in the leaf on a write (compare-and-exchange
  * against guest memory; a raced update restarts the walk).  A walk that
  * faults sets no A or D bit.  Returns w->outcome.
+ * Outside IA-32e mode only bits 31:0 of gva are used (with paging off, gpa
+ * is those bits).  SMMU_WALK_GP zeroes every other field of *w.
  */
 enum smmu_walk_outcome smmu_x86_walk(const struct smmu_cpu_state *s,
                                      const struct smmu_cpu_model *m,

@@ -3,23 +3,22 @@
  * configuration the guest walker runs from (SDM Vol. 3A 4.3-4.6).
  *
  * A paging mode is described twice:
- *   - statically, by a struct x86_paging_desc (one per mode): how many
- *     levels, the entry size, the index width, the address field, the
- *     structural reserved bits of each level (PS where a level can never
- *     map a page, bits 20:13 of a 2 MiB entry ...);
- *   - dynamically, by a struct x86_paging built from the descriptor, the CPU
- *     model and CR0/CR4/EFER: the same per-level reserved masks with the
- *     MAXPHYADDR, NX (EFER.NXE = 0), 1 GiB-page and PSE/PSE-36 bits folded
- *     in, and the control bits the permission check needs.
+ *   - statically, by a struct x86_paging_desc (one per mode and large-page
+ *     setting): how many levels, the entry size, the index width, the
+ *     address field, the structural reserved bits of each level (PS where a
+ *     level can never map a page, bits 20:13 of a 2 MiB entry ...);
+ *   - dynamically, by a struct x86_paging: the descriptor chosen by
+ *     CR0/CR4/EFER and the model, plus the reserved bits that depend on them
+ *     (MAXPHYADDR, XD without EFER.NXE, PSE-36) and the control registers
+ *     whose bits the access rules test.
  *
- * A struct x86_paging depends only on the control registers and the model,
- * never on CPL, RFLAGS.AC, PKRU or the address, so the shadow MMU can keep one
+ * A struct x86_paging depends only on CR0/CR4/EFER and the model, never on
+ * CR3, CPL, RFLAGS.AC, PKRU or the address, so the shadow MMU can keep one
  * per paging context (as KVM keeps reset_rsvds_bits_mask's result in its
- * struct kvm_mmu) and rebuild it only on a CR0/CR4/EFER change.
+ * struct kvm_mmu) and rebuild it only when one of those registers changes.
  *
- * Reserved masks are indexed [ps][level - 1]: ps is bit 7 of the entry where
- * that bit selects "maps a page" (or is reserved), 0 elsewhere.  Level 1
- * entries have the same mask under both indexes (bit 7 there is PAT).
+ * Reserved masks are indexed [ps][level - 1]: ps is bit 7 of the entry
+ * where that bit selects "maps a page" (or is reserved), 0 elsewhere.
  */
 #ifndef SMMU_X86_PAGING_H
 #define SMMU_X86_PAGING_H
@@ -30,7 +29,6 @@
 
 /* ---- entry layouts ------------------------------------------------------ */
 #define X86_PTE32_ADDR_MASK   0xfffff000ull         /* 32-bit paging: bits 31:12 */
-#define X86_PDE32_4M_ADDR     0xffc00000ull         /* 4 MiB PDE: PA bits 31:22 */
 #define X86_PDE32_PSE36_MASK  0x001fe000ull         /* 4 MiB PDE bits 20:13 (PSE-36) */
 #define X86_PDE32_PSE36_SHIFT 19                    /* bits 20:13 -> PA bits 39:32 */
 #define X86_PTE64_ADDR_MASK   0x000ffffffffff000ull /* bits 51:12 */
@@ -45,39 +43,45 @@
 #define X86_PTE_AD (X86_PTE_A | X86_PTE_D)
 
 /* ---- per-mode descriptors ---------------------------------------------- */
+/*
+ * The static shape of a paging mode.  rsvd[ps][level - 1] holds the
+ * reserved bits that do not depend on the model or EFER: PS where a level
+ * can never map a page, the low must-be-zero bits of a large-page entry.
+ * ps is bit 7 of the entry at levels listed in ps_levels, 0 elsewhere
+ * (level 1, where bit 7 is PAT; a 32-bit PDE without CR4.PSE).
+ */
 struct x86_paging_desc {
 	enum smmu_paging_mode mode;
 	uint8_t root_level; /* levels walked: 2, 3 (PAE, top one is a register), 4, 5 */
 	uint8_t pte_shift;  /* log2 of the entry size: 2 or 3 */
+	uint8_t pte_size;   /* 4 or 8 bytes */
 	uint8_t index_bits; /* linear-address bits per level: 10 or 9 */
 	uint8_t ps_levels;  /* bit n: bit 7 of a level-n entry is PS (maps or reserved) */
 	uint64_t addr_mask; /* next-table / frame address field */
+	uint64_t root_mask; /* bits of CR3 that locate the root table */
+	uint64_t va_mask;   /* linear-address width: 32 bits outside IA-32e */
 	uint64_t rsvd[2][SMMU_MAX_LEVELS]; /* structural reserved bits [ps][level-1] */
 };
 
-/* The descriptor of a paging mode (never NULL; SMMU_PAGING_OFF has 0 levels). */
-const struct x86_paging_desc *x86_paging_desc_of(enum smmu_paging_mode mode);
+/*
+ * The descriptor of a paging mode; `large` is CR4.PSE for 32-bit paging and
+ * the model's 1 GiB-page support for 4/5-level paging (ignored otherwise).
+ * Never NULL; SMMU_PAGING_OFF has 0 levels.
+ */
+const struct x86_paging_desc *x86_paging_desc_of(enum smmu_paging_mode mode, bool large);
 
 /* ---- the per-context configuration ------------------------------------- */
+/*
+ * The reserved bits of an entry at `level` with bit-7 index `ps` are
+ * desc->rsvd[ps][level - 1] | rsvd_extra[ps]: the model- and EFER-dependent
+ * part is the same at every level (MAXPHYADDR and up, XD without NXE),
+ * except PSE-36's, which only concern 4 MiB PDEs (ps = 1 in 32-bit paging).
+ */
 struct x86_paging {
-	const struct x86_paging_desc *desc;
-	enum smmu_paging_mode mode;
-	unsigned root_level; /* as desc->root_level; 0 when paging is off */
-	unsigned pte_size;   /* 4 or 8 bytes */
-	unsigned ps_levels;  /* desc->ps_levels, minus level 2 in 32-bit paging w/o PSE */
-	uint64_t addr_mask;  /* desc->addr_mask */
-	uint64_t root_mask;  /* bits of CR3 that locate the root table */
-	uint64_t va_mask;    /* 32-bit modes: the linear address is 32 bits */
-	uint64_t rsvd[2][SMMU_MAX_LEVELS]; /* full reserved masks [ps][level-1] */
-	uint64_t pdpte_rsvd;               /* PAE: reserved bits of a PDPTE register */
-	bool wp;                           /* CR0.WP */
-	bool smep;                         /* CR4.SMEP */
-	bool smap;                         /* CR4.SMAP */
-	bool pke;                          /* CR4.PKE in 4/5-level paging: PKRU applies */
-	bool pge;                          /* CR4.PGE: G marks global translations */
-	bool fetch_pfec_i;                 /* fetch faults report I/D (SDM 4.7) */
-	bool lma;                          /* IA-32e: canonical checks apply */
-	bool la57;                         /* 57-bit canonical addresses */
+	const struct x86_paging_desc *desc; /* the mode's shape */
+	uint64_t rsvd_extra[2];             /* dynamic reserved bits, by bit-7 index */
+	uint64_t pdpte_rsvd;                /* PAE: reserved bits of a PDPTE register */
+	uint64_t cr0, cr4, efer;            /* the registers this was built from */
 };
 
 /* Build the configuration for the current control registers and model. */
@@ -92,6 +96,12 @@ void x86_paging_init(struct x86_paging *pg, const struct smmu_cpu_state *s,
 enum smmu_walk_outcome x86_walk_gva(const struct x86_paging *pg, const struct smmu_cpu_state *s,
                                     const struct smmu_gpa_ops *mem, uint64_t gva,
                                     enum smmu_access_type access, struct smmu_walk *w);
+
+/* Reserved bits of a paging-structure entry under a configuration. */
+static inline uint64_t x86_gpte_rsvd_mask(const struct x86_paging *pg, unsigned level, unsigned ps)
+{
+	return pg->desc->rsvd[ps][level - 1] | pg->rsvd_extra[ps];
+}
 
 /* Reserved bits of a PAE PDPTE for a model (SDM 4.4.1, Table 4-8). */
 static inline uint64_t x86_pdpte_rsvd_mask(const struct smmu_cpu_model *m)

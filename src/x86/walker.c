@@ -35,145 +35,156 @@
 #define RSVD_2M_LOW 0x1fe000ull   /* bits 20:13 */
 #define RSVD_1G_LOW 0x3fffe000ull /* bits 29:13 */
 
+/*
+ * One descriptor per mode and large-page setting: CR4.PSE decides whether
+ * bit 7 of a 32-bit PDE means anything, the model's 1 GiB-page support
+ * whether PS in a PDPTE maps a page or is reserved.
+ */
 static const struct x86_paging_desc desc_off = {
     .mode = SMMU_PAGING_OFF,
+    .va_mask = 0xffffffffull,
 };
 
-/* SDM 4.3: 2 levels of 1024 4-byte entries; a PDE with PS (CR4.PSE=1) maps 4 MiB. */
-static const struct x86_paging_desc desc_32bit = {
-    .mode = SMMU_PAGING_32BIT,
-    .root_level = 2,
-    .pte_shift = 2,
-    .index_bits = X86_PT32_INDEX_BITS,
-    .ps_levels = 1u << 2,
-    .addr_mask = X86_PTE32_ADDR_MASK,
-};
+/* SDM 4.3: 2 levels of 1024 4-byte entries; without CR4.PSE bit 7 of a PDE is ignored. */
+#define DESC_32BIT                                                                                 \
+	.mode = SMMU_PAGING_32BIT, .root_level = 2, .pte_shift = 2, .pte_size = 4,                 \
+	.index_bits = X86_PT32_INDEX_BITS, .addr_mask = X86_PTE32_ADDR_MASK,                       \
+	.root_mask = X86_PTE32_ADDR_MASK, .va_mask = 0xffffffffull
+
+static const struct x86_paging_desc desc_32bit = {DESC_32BIT};
+
+/* ... with CR4.PSE a PDE with PS maps 4 MiB (its reserved bits depend on PSE-36). */
+static const struct x86_paging_desc desc_32bit_pse = {DESC_32BIT, .ps_levels = 1u << 2};
 
 /* SDM 4.4: 4 PDPTE registers, then PD and PT of 512 8-byte entries; PDEs may map 2 MiB. */
 static const struct x86_paging_desc desc_pae = {
     .mode = SMMU_PAGING_PAE,
     .root_level = 3,
     .pte_shift = 3,
+    .pte_size = 8,
     .index_bits = X86_PT64_INDEX_BITS,
     .ps_levels = 1u << 2,
     .addr_mask = X86_PTE64_ADDR_MASK,
+    .root_mask = X86_PAE_CR3_MASK,
+    .va_mask = 0xffffffffull,
     .rsvd = {[1] = {[1] = RSVD_2M_LOW}},
 };
 
-/* SDM 4.5: PS is reserved in a PML4E (and PML5E); PDPTEs map 1 GiB, PDEs 2 MiB. */
+/* SDM 4.5: PS is reserved in a PML4E (and PML5E); PDEs map 2 MiB, PDPTEs 1 GiB or nothing. */
+#define DESC_IA32E                                                                                 \
+	.pte_shift = 3, .pte_size = 8, .index_bits = X86_PT64_INDEX_BITS,                          \
+	.addr_mask = X86_PTE64_ADDR_MASK, .root_mask = X86_PTE64_ADDR_MASK, .va_mask = ~0ull
+#define PS_LEVELS_4 ((1u << 2) | (1u << 3) | (1u << 4))
+#define PS_LEVELS_5 (PS_LEVELS_4 | (1u << 5))
+
 static const struct x86_paging_desc desc_4level = {
+    DESC_IA32E,
     .mode = SMMU_PAGING_4LEVEL,
     .root_level = 4,
-    .pte_shift = 3,
-    .index_bits = X86_PT64_INDEX_BITS,
-    .ps_levels = (1u << 2) | (1u << 3) | (1u << 4),
-    .addr_mask = X86_PTE64_ADDR_MASK,
+    .ps_levels = PS_LEVELS_4,
+    .rsvd = {[1] = {[1] = RSVD_2M_LOW, [2] = X86_PTE_PS, [3] = X86_PTE_PS}},
+};
+
+static const struct x86_paging_desc desc_4level_1g = {
+    DESC_IA32E,
+    .mode = SMMU_PAGING_4LEVEL,
+    .root_level = 4,
+    .ps_levels = PS_LEVELS_4,
     .rsvd = {[1] = {[1] = RSVD_2M_LOW, [2] = RSVD_1G_LOW, [3] = X86_PTE_PS}},
 };
 
 static const struct x86_paging_desc desc_5level = {
+    DESC_IA32E,
     .mode = SMMU_PAGING_5LEVEL,
     .root_level = 5,
-    .pte_shift = 3,
-    .index_bits = X86_PT64_INDEX_BITS,
-    .ps_levels = (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5),
-    .addr_mask = X86_PTE64_ADDR_MASK,
+    .ps_levels = PS_LEVELS_5,
+    .rsvd = {[1] = {[1] = RSVD_2M_LOW, [2] = X86_PTE_PS, [3] = X86_PTE_PS, [4] = X86_PTE_PS}},
+};
+
+static const struct x86_paging_desc desc_5level_1g = {
+    DESC_IA32E,
+    .mode = SMMU_PAGING_5LEVEL,
+    .root_level = 5,
+    .ps_levels = PS_LEVELS_5,
     .rsvd = {[1] = {[1] = RSVD_2M_LOW, [2] = RSVD_1G_LOW, [3] = X86_PTE_PS, [4] = X86_PTE_PS}},
 };
 
-const struct x86_paging_desc *x86_paging_desc_of(enum smmu_paging_mode mode)
+/* [mode][large] */
+static const struct x86_paging_desc *const descs[][2] = {
+    [SMMU_PAGING_OFF] = {&desc_off, &desc_off},
+    [SMMU_PAGING_32BIT] = {&desc_32bit, &desc_32bit_pse},
+    [SMMU_PAGING_PAE] = {&desc_pae, &desc_pae},
+    [SMMU_PAGING_4LEVEL] = {&desc_4level, &desc_4level_1g},
+    [SMMU_PAGING_5LEVEL] = {&desc_5level, &desc_5level_1g},
+};
+
+const struct x86_paging_desc *x86_paging_desc_of(enum smmu_paging_mode mode, bool large)
 {
-	switch (mode) {
-	case SMMU_PAGING_32BIT:
-		return &desc_32bit;
-	case SMMU_PAGING_PAE:
-		return &desc_pae;
-	case SMMU_PAGING_4LEVEL:
-		return &desc_4level;
-	case SMMU_PAGING_5LEVEL:
-		return &desc_5level;
-	case SMMU_PAGING_OFF:
-		break;
-	}
-	return &desc_off;
+	if ((unsigned)mode >= ARRAY_SIZE(descs))
+		return &desc_off;
+	return descs[mode][large];
 }
 
 /* ---- building the per-context configuration ----------------------------- */
+
+/* SDM Table 4-1, as smmu_paging_mode(), inlined for the walk's hot path. */
+static enum smmu_paging_mode mode_of(uint64_t cr0, uint64_t cr4, uint64_t efer)
+{
+	if (!(cr0 & X86_CR0_PG))
+		return SMMU_PAGING_OFF;
+	if (!(cr4 & X86_CR4_PAE))
+		return SMMU_PAGING_32BIT;
+	if (!(efer & X86_EFER_LMA))
+		return SMMU_PAGING_PAE;
+	return (cr4 & X86_CR4_LA57) ? SMMU_PAGING_5LEVEL : SMMU_PAGING_4LEVEL;
+}
 
 /*
  * 32-bit paging: nothing is reserved except in a 4 MiB PDE, where PSE-36
  * with M = min(MAXPHYADDR, 40) uses bits (M-20):13 and reserves 21:(M-19)
  * (SDM Table 4-4).  Without PSE-36 M is 32: bits 21:13 are all reserved.
- * Without CR4.PSE bit 7 of a PDE is ignored (SDM Table 4-6).
  */
-static void init_rsvd_32bit(struct x86_paging *pg, const struct smmu_cpu_state *s,
-                            const struct smmu_cpu_model *m)
+static uint64_t pse36_rsvd_mask(const struct smmu_cpu_model *m)
 {
 	unsigned pse36_m = m->pse36 ? (m->maxphyaddr < 40 ? m->maxphyaddr : 40) : 32;
 
-	pg->rsvd[1][1] = bits_range(21, pse36_m - 19);
-	if (!(s->cr4 & X86_CR4_PSE))
-		pg->ps_levels &= ~(1u << 2);
+	return bits_range(21, pse36_m - 19);
 }
 
 /*
  * PAE and IA-32e: bits from MAXPHYADDR up are reserved (to 62 in PAE, to 51
- * in 4/5-level paging, where 62:52 are ignored or the protection key), XD is
- * reserved when EFER.NXE = 0 (SDM 4.4.2, 4.5.4), and without 1 GiB page
- * support PS is reserved in a PDPTE.
+ * in 4/5-level paging, where 62:52 are ignored or the protection key), and
+ * XD is reserved when EFER.NXE = 0 (SDM 4.4.2, 4.5.4).
  */
-static void init_rsvd_64bit(struct x86_paging *pg, const struct smmu_cpu_state *s,
-                            const struct smmu_cpu_model *m)
+static uint64_t high_rsvd_mask(enum smmu_paging_mode mode, uint64_t efer,
+                               const struct smmu_cpu_model *m)
 {
-	unsigned top = pg->mode == SMMU_PAGING_PAE ? 62 : 51;
-	uint64_t high = bits_range(top, m->maxphyaddr);
+	uint64_t high = bits_range(mode == SMMU_PAGING_PAE ? 62 : 51, m->maxphyaddr);
 
-	if (!(s->efer & X86_EFER_NXE))
-		high |= X86_PTE_NX;
-	for (unsigned i = 0; i < pg->root_level; i++) {
-		pg->rsvd[0][i] |= high;
-		pg->rsvd[1][i] |= high;
-	}
-	if (pg->mode != SMMU_PAGING_PAE && !m->gbpages)
-		pg->rsvd[1][2] = high | X86_PTE_PS;
-	pg->pdpte_rsvd = x86_pdpte_rsvd_mask(m);
+	return (efer & X86_EFER_NXE) ? high : high | X86_PTE_NX;
 }
 
 void x86_paging_init(struct x86_paging *pg, const struct smmu_cpu_state *s,
                      const struct smmu_cpu_model *m)
 {
-	const struct x86_paging_desc *d = x86_paging_desc_of(smmu_paging_mode(s));
+	enum smmu_paging_mode mode = mode_of(s->cr0, s->cr4, s->efer);
+	bool large = mode == SMMU_PAGING_32BIT ? (s->cr4 & X86_CR4_PSE) : m->gbpages;
 
-	*pg = (struct x86_paging){
-	    .desc = d,
-	    .mode = d->mode,
-	    .root_level = d->root_level,
-	    .pte_size = 1u << d->pte_shift,
-	    .ps_levels = d->ps_levels | 1u << 1,
-	    .addr_mask = d->addr_mask,
-	    .root_mask = d->mode == SMMU_PAGING_PAE ? X86_PAE_CR3_MASK : d->addr_mask,
-	    .va_mask = (s->efer & X86_EFER_LMA) ? ~0ull : 0xffffffffull,
-	    .wp = s->cr0 & X86_CR0_WP,
-	    .smep = s->cr4 & X86_CR4_SMEP,
-	    .smap = s->cr4 & X86_CR4_SMAP,
-	    .pge = s->cr4 & X86_CR4_PGE,
-	    .lma = s->efer & X86_EFER_LMA,
-	    .la57 = s->cr4 & X86_CR4_LA57,
-	};
-	for (unsigned i = 0; i < SMMU_MAX_LEVELS; i++) {
-		pg->rsvd[0][i] = d->rsvd[0][i];
-		pg->rsvd[1][i] = d->rsvd[1][i];
+	pg->desc = descs[mode][large];
+	pg->cr0 = s->cr0;
+	pg->cr4 = s->cr4;
+	pg->efer = s->efer;
+	pg->pdpte_rsvd = 0;
+	if (mode == SMMU_PAGING_OFF) {
+		pg->rsvd_extra[0] = pg->rsvd_extra[1] = 0;
+	} else if (mode == SMMU_PAGING_32BIT) {
+		pg->rsvd_extra[0] = 0;
+		pg->rsvd_extra[1] = pse36_rsvd_mask(m);
+	} else {
+		pg->rsvd_extra[0] = pg->rsvd_extra[1] = high_rsvd_mask(mode, s->efer, m);
+		if (mode == SMMU_PAGING_PAE)
+			pg->pdpte_rsvd = x86_pdpte_rsvd_mask(m);
 	}
-	/* Level 1 has no PS: bit 7 is PAT, so both indexes see the same mask. */
-	if (d->mode == SMMU_PAGING_32BIT) {
-		init_rsvd_32bit(pg, s, m);
-		pg->fetch_pfec_i = pg->smep; /* SDM 4.7: only SMEP makes I/D visible */
-	} else if (d->mode != SMMU_PAGING_OFF) {
-		init_rsvd_64bit(pg, s, m);
-		pg->fetch_pfec_i = pg->smep || (s->efer & X86_EFER_NXE);
-		pg->pke = pg->lma && (s->cr4 & X86_CR4_PKE);
-	}
-	pg->rsvd[1][0] = pg->rsvd[0][0];
 }
 
 /* ---- the access rules (SDM 4.6) ------------------------------------------ */
@@ -181,10 +192,8 @@ void x86_paging_init(struct x86_paging *pg, const struct smmu_cpu_state *s,
 /* Rights of the whole translation from the AND of all entries and the OR of their XD bits. */
 static unsigned rights_of(uint64_t pte_and, uint64_t pte_or)
 {
-	unsigned acc = 0;
+	unsigned acc = (pte_and & X86_PTE_RW) ? SMMU_ACC_W : 0;
 
-	if (pte_and & X86_PTE_RW)
-		acc |= SMMU_ACC_W;
 	if (pte_and & X86_PTE_US)
 		acc |= SMMU_ACC_U;
 	if (!(pte_or & X86_PTE_NX))
@@ -212,10 +221,10 @@ static bool rights_fault(const struct x86_paging *pg, const struct smmu_cpu_stat
 		return access == SMMU_ACCESS_FETCH && !(acc & SMMU_ACC_X);
 	}
 	if (access == SMMU_ACCESS_FETCH)
-		return !(acc & SMMU_ACC_X) || (user_page && pg->smep);
-	if (user_page && pg->smap && !s->ac)
+		return !(acc & SMMU_ACC_X) || (user_page && (pg->cr4 & X86_CR4_SMEP));
+	if (user_page && (pg->cr4 & X86_CR4_SMAP) && !s->ac)
 		return true;
-	return access == SMMU_ACCESS_WRITE && !(acc & SMMU_ACC_W) && pg->wp;
+	return access == SMMU_ACCESS_WRITE && !(acc & SMMU_ACC_W) && (pg->cr0 & X86_CR0_WP);
 }
 
 /*
@@ -228,25 +237,33 @@ static bool pkey_fault(const struct x86_paging *pg, const struct smmu_cpu_state 
 {
 	uint32_t adwd;
 
-	if (!pg->pke || !(acc & SMMU_ACC_U) || access == SMMU_ACCESS_FETCH)
+	if (!(pg->cr4 & X86_CR4_PKE) || !(pg->efer & X86_EFER_LMA))
+		return false;
+	if (!(acc & SMMU_ACC_U) || access == SMMU_ACCESS_FETCH)
 		return false;
 	adwd = s->pkru >> (2 * pkey);
 	if (adwd & 1)
 		return true;
-	return (adwd & 2) && access == SMMU_ACCESS_WRITE && (s->cpl == 3 || pg->wp);
+	return (adwd & 2) && access == SMMU_ACCESS_WRITE && (s->cpl == 3 || (pg->cr0 & X86_CR0_WP));
 }
 
-/* The W, U and I/D bits of the error code: they describe the access (SDM 4.7). */
+/*
+ * The W, U and I/D bits of the error code: they describe the access (SDM
+ * 4.7).  I/D is reported for fetches under SMEP, and in PAE/IA-32e paging
+ * also under EFER.NXE.
+ */
 static uint32_t access_pfec(const struct x86_paging *pg, const struct smmu_cpu_state *s,
                             enum smmu_access_type access)
 {
 	uint32_t pfec = 0;
+	bool id_visible =
+	    (pg->cr4 & X86_CR4_SMEP) || (pg->desc->pte_size == 8 && (pg->efer & X86_EFER_NXE));
 
 	if (access == SMMU_ACCESS_WRITE)
 		pfec |= X86_PFEC_W;
 	if (s->cpl == 3)
 		pfec |= X86_PFEC_U;
-	if (access == SMMU_ACCESS_FETCH && pg->fetch_pfec_i)
+	if (access == SMMU_ACCESS_FETCH && id_visible)
 		pfec |= X86_PFEC_I;
 	return pfec;
 }
@@ -261,13 +278,20 @@ static enum smmu_walk_outcome walk_fault(struct smmu_walk *w, unsigned level, ui
 	return SMMU_WALK_PF;
 }
 
+/* The error code of a fault found at `level` while walking: not present or reserved. */
+static NOINLINE enum smmu_walk_outcome
+walk_table_fault(const struct x86_paging *pg, const struct smmu_cpu_state *s,
+                 enum smmu_access_type access, struct smmu_walk *w, unsigned level, uint32_t kind)
+{
+	return walk_fault(w, level, access_pfec(pg, s, access) | kind);
+}
+
 /* Paging off: the linear address is the physical address (32 bits outside IA-32e). */
-static enum smmu_walk_outcome walk_unpaged(const struct x86_paging *pg, uint64_t gva,
-                                           struct smmu_walk *w)
+static enum smmu_walk_outcome walk_unpaged(uint64_t gva, struct smmu_walk *w)
 {
 	*w = (struct smmu_walk){
 	    .outcome = SMMU_WALK_OK,
-	    .gpa = gva & pg->va_mask,
+	    .gpa = gva,
 	    .page_size = PAGE_SIZE,
 	    .access = SMMU_ACC_W | SMMU_ACC_U | SMMU_ACC_X,
 	};
@@ -275,13 +299,13 @@ static enum smmu_walk_outcome walk_unpaged(const struct x86_paging *pg, uint64_t
 }
 
 /* Guest-physical address of the leaf's frame, plus the offset from gva. */
-static uint64_t leaf_gpa(const struct x86_paging *pg, uint64_t pte, unsigned level, uint64_t gva,
-                         uint64_t page_size)
+static uint64_t leaf_gpa(const struct x86_paging_desc *d, uint64_t pte, unsigned level,
+                         uint64_t gva, uint64_t page_size)
 {
-	uint64_t gpa = (pte & pg->addr_mask & ~(page_size - 1)) | (gva & (page_size - 1));
+	uint64_t gpa = (pte & d->addr_mask & ~(page_size - 1)) | (gva & (page_size - 1));
 
 	/* SDM Table 4-4: a 4 MiB PDE's bits 20:13 give PA bits 39:32 (PSE-36). */
-	if (pg->pte_size == 4 && level == 2)
+	if (d->pte_size == 4 && level == 2)
 		gpa |= (pte & X86_PDE32_PSE36_MASK) << X86_PDE32_PSE36_SHIFT;
 	return gpa;
 }
@@ -292,10 +316,12 @@ static uint64_t leaf_gpa(const struct x86_paging *pg, uint64_t pte, unsigned lev
  * it (the caller walks again); an entry in memory we may not write (no slot,
  * read-only slot) keeps its flags, as the trace format requires.
  */
-static bool update_accessed_dirty(const struct x86_paging *pg, const struct smmu_gpa_ops *mem,
-                                  struct smmu_walk *w, bool write)
+static NOINLINE bool update_accessed_dirty(const struct x86_paging *pg,
+                                           const struct smmu_gpa_ops *mem, struct smmu_walk *w,
+                                           bool write)
 {
-	unsigned top = pg->mode == SMMU_PAGING_PAE ? 2 : pg->root_level;
+	const struct x86_paging_desc *d = pg->desc;
+	unsigned top = d->mode == SMMU_PAGING_PAE ? 2 : d->root_level;
 
 	for (unsigned level = top; level >= w->level; level--) {
 		uint64_t old = w->gpte[level - 1];
@@ -304,7 +330,7 @@ static bool update_accessed_dirty(const struct x86_paging *pg, const struct smmu
 
 		if ((old & want) == want)
 			continue;
-		r = mem->cmpxchg(mem->ctx, w->pte_gpa[level - 1], pg->pte_size, old, old | want);
+		r = mem->cmpxchg(mem->ctx, w->pte_gpa[level - 1], d->pte_size, old, old | want);
 		if (r > 0)
 			return false;
 		if (r == 0)
@@ -313,7 +339,7 @@ static bool update_accessed_dirty(const struct x86_paging *pg, const struct smmu
 	return true;
 }
 
-/* Record a successful translation ending at `pte` on `level`. */
+/* Record a translation ending at `pte` on `level`. */
 static void fill_leaf(const struct x86_paging *pg, struct smmu_walk *w, uint64_t pte,
                       unsigned level, unsigned shift, uint64_t gva, unsigned acc)
 {
@@ -321,12 +347,44 @@ static void fill_leaf(const struct x86_paging *pg, struct smmu_walk *w, uint64_t
 	w->error_code = 0;
 	w->level = level;
 	w->page_size = 1ull << shift;
-	w->gpa = leaf_gpa(pg, pte, level, gva, w->page_size);
+	w->gpa = leaf_gpa(pg->desc, pte, level, gva, w->page_size);
 	w->access = acc;
-	w->pkey = pg->pte_size == 8 && pg->mode != SMMU_PAGING_PAE
-	              ? (unsigned)(pte >> X86_PTE_PKEY_SHIFT) & X86_PKEY_MASK
-	              : 0;
-	w->global = pg->pge && (pte & X86_PTE_G);
+	/* 4/5-level paging (IA-32e) only: elsewhere bits 62:59 are reserved or absent. */
+	w->pkey =
+	    (pg->efer & X86_EFER_LMA) ? (unsigned)(pte >> X86_PTE_PKEY_SHIFT) & X86_PKEY_MASK : 0;
+	w->global = (pg->cr4 & X86_CR4_PGE) && (pte & X86_PTE_G);
+}
+
+/*
+ * SDM 4.4.1: PAE paging starts from the PDPTE register that gva bits 31:30
+ * select; it has no R/W, U/S or XD to combine.  Returns 0 and the page
+ * directory's address, or the fault.
+ */
+static int walk_pdpte(const struct x86_paging *pg, const struct smmu_cpu_state *s, uint64_t gva,
+                      enum smmu_access_type access, struct smmu_walk *w, uint64_t *table)
+{
+	uint64_t pte = s->pdptrs[(gva >> 30) & 3];
+
+	w->gpte[2] = pte;
+	w->pte_gpa[2] = 0;
+	if (unlikely(!(pte & X86_PTE_P)))
+		return walk_table_fault(pg, s, access, w, 3, 0);
+	if (unlikely(pte & pg->pdpte_rsvd))
+		return walk_table_fault(pg, s, access, w, 3, X86_PFEC_P | X86_PFEC_RSVD);
+	*table = pte & pg->desc->addr_mask;
+	return 0;
+}
+
+/* The access rules at the leaf: #PF (P=1, PK if a key said no) or 0. */
+static int check_access(const struct x86_paging *pg, const struct smmu_cpu_state *s,
+                        enum smmu_access_type access, struct smmu_walk *w)
+{
+	bool rf = rights_fault(pg, s, w->access, access);
+	bool pk = pkey_fault(pg, s, w->access, w->pkey, access);
+
+	if (likely(!rf && !pk))
+		return 0;
+	return walk_table_fault(pg, s, access, w, w->level, X86_PFEC_P | (pk ? X86_PFEC_PK : 0));
 }
 
 /*
@@ -337,61 +395,48 @@ static int walk_once(const struct x86_paging *pg, const struct smmu_cpu_state *s
                      const struct smmu_gpa_ops *mem, uint64_t gva, enum smmu_access_type access,
                      struct smmu_walk *w, bool update_ad)
 {
-	unsigned level = pg->root_level;
-	unsigned shift = PAGE_SHIFT + (level - 1) * pg->desc->index_bits;
-	unsigned index_mask = (1u << pg->desc->index_bits) - 1;
-	uint64_t table = s->cr3 & pg->root_mask;
-	uint64_t pte, pte_and = ~0ull, pte_or = 0;
-	unsigned acc, ps;
+	const struct x86_paging_desc *d = pg->desc;
+	const unsigned index_bits = d->index_bits, pte_shift = d->pte_shift, pte_size = d->pte_size;
+	const unsigned ps_levels = d->ps_levels;
+	const uint64_t index_mask = (1u << index_bits) - 1, addr_mask = d->addr_mask;
+	unsigned level = d->root_level, ps;
+	unsigned shift = PAGE_SHIFT + (level - 1) * index_bits;
+	uint64_t table = s->cr3 & d->root_mask, pte, pte_gpa, pte_and = ~0ull, pte_or = 0;
+	bool write = access == SMMU_ACCESS_WRITE;
 
-	if (pg->mode == SMMU_PAGING_PAE) {
-		/* SDM 4.4.1: the PDPTE registers; their R/W, U/S and XD do not exist. */
-		pte = s->pdptrs[(gva >> 30) & 3];
-		w->gpte[2] = pte;
-		w->pte_gpa[2] = 0;
-		if (unlikely(!(pte & X86_PTE_P)))
-			return walk_fault(w, 3, access_pfec(pg, s, access));
-		if (unlikely(pte & pg->pdpte_rsvd))
-			return walk_fault(w, 3,
-			                  access_pfec(pg, s, access) | X86_PFEC_P | X86_PFEC_RSVD);
-		table = pte & pg->addr_mask;
+	if (d->mode == SMMU_PAGING_PAE) {
+		if (walk_pdpte(pg, s, gva, access, w, &table))
+			return SMMU_WALK_PF;
 		level = 2;
-		shift -= pg->desc->index_bits;
+		shift -= index_bits;
 	}
 	for (;;) {
-		uint64_t pte_gpa = table + (((gva >> shift) & index_mask) << pg->desc->pte_shift);
-
-		if (unlikely(mem->read(mem->ctx, pte_gpa, pg->pte_size, &pte) < 0))
-			return walk_fault(w, level, access_pfec(pg, s, access));
+		pte_gpa = table + (((gva >> shift) & index_mask) << pte_shift);
+		if (unlikely(mem->read(mem->ctx, pte_gpa, pte_size, &pte) < 0))
+			return walk_table_fault(pg, s, access, w, level, 0);
 		w->gpte[level - 1] = pte;
 		w->pte_gpa[level - 1] = pte_gpa;
 		if (unlikely(!(pte & X86_PTE_P)))
-			return walk_fault(w, level, access_pfec(pg, s, access));
-		ps = (pte >> 7) & (pg->ps_levels >> level) & 1;
-		if (unlikely(pte & pg->rsvd[ps][level - 1]))
-			return walk_fault(w, level,
-			                  access_pfec(pg, s, access) | X86_PFEC_P | X86_PFEC_RSVD);
+			return walk_table_fault(pg, s, access, w, level, 0);
+		ps = (pte >> 7) & (ps_levels >> level) & 1;
+		if (unlikely(pte & x86_gpte_rsvd_mask(pg, level, ps)))
+			return walk_table_fault(pg, s, access, w, level,
+			                        X86_PFEC_P | X86_PFEC_RSVD);
 		pte_and &= pte;
 		pte_or |= pte;
 		if (ps || level == 1)
 			break;
-		table = pte & pg->addr_mask;
+		table = pte & addr_mask;
 		level--;
-		shift -= pg->desc->index_bits;
+		shift -= index_bits;
 	}
-
-	acc = rights_of(pte_and, pte_or);
-	fill_leaf(pg, w, pte, level, shift, gva, acc);
-	{
-		bool rf = rights_fault(pg, s, acc, access);
-		bool pk = pkey_fault(pg, s, acc, w->pkey, access);
-
-		if (unlikely(rf || pk))
-			return walk_fault(w, level,
-			                  access_pfec(pg, s, access) | X86_PFEC_P |
-			                      (pk ? X86_PFEC_PK : 0));
-	}
-	if (update_ad && !update_accessed_dirty(pg, mem, w, access == SMMU_ACCESS_WRITE))
+	fill_leaf(pg, w, pte, level, shift, gva, rights_of(pte_and, pte_or));
+	if (check_access(pg, s, access, w))
+		return SMMU_WALK_PF;
+	/* Nothing to write when every entry has A and a written leaf has D. */
+	if (likely((pte_and & X86_PTE_A) && (!write || (pte & X86_PTE_D))))
+		return SMMU_WALK_OK;
+	if (update_ad && !update_accessed_dirty(pg, mem, w, write))
 		return -1;
 	return SMMU_WALK_OK;
 }
@@ -400,16 +445,18 @@ enum smmu_walk_outcome x86_walk_gva(const struct x86_paging *pg, const struct sm
                                     const struct smmu_gpa_ops *mem, uint64_t gva,
                                     enum smmu_access_type access, struct smmu_walk *w)
 {
+	const struct x86_paging_desc *d = pg->desc;
 	int r;
 
-	if (unlikely(pg->lma && !x86_is_canonical(gva, pg->la57))) {
+	/* SDM 3.3.7.1: in 64-bit mode a non-canonical address is #GP, not #PF. */
+	if (unlikely(d->va_mask == ~0ull && !x86_is_canonical(gva, pg->cr4 & X86_CR4_LA57))) {
 		*w = (struct smmu_walk){.outcome = SMMU_WALK_GP};
 		return SMMU_WALK_GP;
 	}
-	gva &= pg->va_mask;
-	if (pg->mode == SMMU_PAGING_OFF)
-		return walk_unpaged(pg, gva, w);
-	w->root_level = pg->root_level;
+	gva &= d->va_mask;
+	if (d->mode == SMMU_PAGING_OFF)
+		return walk_unpaged(gva, w);
+	w->root_level = d->root_level;
 	for (unsigned tries = 0;; tries++) {
 		r = walk_once(pg, s, mem, gva, access, w, tries < X86_WALK_MAX_RESTARTS);
 		if (likely(r >= 0))
