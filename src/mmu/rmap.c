@@ -28,6 +28,24 @@ static void account_leaf(struct mmu_vm *vm, unsigned level, int delta)
 	*gauge += (uint64_t)(int64_t)delta;
 }
 
+/*
+ * Removing one spte from an rmap is a linear search, so a gfn mapped by a
+ * great many sptes (a shared zero page) would make zapping quadratic.  Past
+ * this length the whole rmap is dropped and refilled on demand, as KVM does
+ * (RMAP_RECYCLE_THRESHOLD).
+ */
+#define RMAP_RECYCLE_THRESHOLD 1000
+
+static void rmap_drop_all(struct mmu_vm *vm, struct rmap_head *head)
+{
+	struct pte_list_iter it;
+	uint64_t *sptep;
+
+	while ((sptep = pte_list_first(head, &it)))
+		mmu_drop_spte(vm, sptep);
+	mmu_flush_remote_tlbs(vm);
+}
+
 /* Record that *sptep, a new leaf in a page at `level`, maps gfn. */
 void rmap_add(struct mmu_vcpu *v, uint64_t *sptep, gfn_t gfn, unsigned level)
 {
@@ -36,8 +54,9 @@ void rmap_add(struct mmu_vcpu *v, uint64_t *sptep, gfn_t gfn, unsigned level)
 	SMMU_ASSERT(head); /* leaves are only made for gfns in a memslot */
 	if (!head)
 		return;
-	pte_list_add(&v->pte_list_desc_cache, head, sptep);
 	account_leaf(v->vm, level, +1);
+	if (pte_list_add(&v->pte_list_desc_cache, head, sptep) >= RMAP_RECYCLE_THRESHOLD)
+		rmap_drop_all(v->vm, head);
 }
 
 /* Forget the leaf *sptep (still holding its old value). */
