@@ -89,6 +89,11 @@ static void *gpa_to_ptr(struct mmu_vm *vm, gpa_t gpa, unsigned size, bool write)
 	return arena_hpa_to_ptr(vm->arena, (hp.pfn << PAGE_SHIFT) | (gpa & ~PAGE_MASK), size);
 }
 
+/*
+ * Guest memory may change under us (another vCPU), so reads are single
+ * atomic loads where the size and alignment allow (gptes always do), as a
+ * hardware walker reads an entry in one access.
+ */
 int mmu_read_guest(struct mmu_vm *vm, gpa_t gpa, unsigned size, uint64_t *val)
 {
 	uint8_t *p = gpa_to_ptr(vm, gpa, size, false);
@@ -96,6 +101,14 @@ int mmu_read_guest(struct mmu_vm *vm, gpa_t gpa, unsigned size, uint64_t *val)
 
 	if (!p || size > 8)
 		return -EFAULT;
+	if (size == 8 && !(gpa & 7)) {
+		*val = __atomic_load_n((uint64_t *)p, __ATOMIC_RELAXED);
+		return 0;
+	}
+	if (size == 4 && !(gpa & 3)) {
+		*val = __atomic_load_n((uint32_t *)p, __ATOMIC_RELAXED);
+		return 0;
+	}
 	for (unsigned i = 0; i < size; i++)
 		v |= (uint64_t)__atomic_load_n(&p[i], __ATOMIC_RELAXED) << (8 * i);
 	*val = v;
