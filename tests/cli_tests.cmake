@@ -1,0 +1,39 @@
+# cli_tests.cmake - ctest tests that drive the `shadowmmu` command: every
+# conformance trace (tests/conformance, copied from shared/conformance so the
+# repository is self-contained) must pass `shadowmmu check`, as must the
+# trace-format.md example; a wrong expectation must exit 1, a malformed
+# trace 2.
+set(SMMU_CLI $<TARGET_FILE:shadowmmu_cli>)
+set(SMMU_CLI_DIR ${PROJECT_SOURCE_DIR}/tests/cli)
+
+file(GLOB SMMU_CONFORMANCE_TRACES CONFIGURE_DEPENDS
+     ${PROJECT_SOURCE_DIR}/tests/conformance/*.trace)
+foreach(trace ${SMMU_CONFORMANCE_TRACES})
+  get_filename_component(name ${trace} NAME_WE)
+  add_test(NAME cli_conformance_${name} COMMAND ${SMMU_CLI} check ${trace})
+  add_test(NAME cli_conformance_${name}_audit_nounsync
+           COMMAND ${SMMU_CLI} check --audit --no-unsync --tlb 4x2 ${trace})
+endforeach()
+
+add_test(NAME cli_spec_example COMMAND ${SMMU_CLI} check ${SMMU_CLI_DIR}/spec-example.trace)
+add_test(NAME cli_spec_example_json
+         COMMAND ${SMMU_CLI} run --json --audit ${SMMU_CLI_DIR}/spec-example.trace)
+set_tests_properties(cli_spec_example_json PROPERTIES
+                     PASS_REGULAR_EXPRESSION "^\\{\"trace\":.*\"expectations\":5,.*\\}")
+
+function(smmu_cli_exit_test name status match)
+  add_test(NAME ${name} COMMAND ${CMAKE_COMMAND} -DEXPECT=${status}
+           "-DCMD=${SMMU_CLI};${ARGN}" "-DSTDERR_MATCH=${match}"
+           -P ${SMMU_CLI_DIR}/expect_exit.cmake)
+endfunction()
+
+smmu_cli_exit_test(cli_wrong_expectation_exits_1 1 "wrong-expectation.trace:15: r: expected"
+                   check ${SMMU_CLI_DIR}/wrong-expectation.trace)
+smmu_cli_exit_test(cli_malformed_gva_exits_2 2 "malformed-gva.trace:4:.*wider than 32 bits"
+                   check ${SMMU_CLI_DIR}/malformed-gva.trace)
+smmu_cli_exit_test(cli_malformed_syntax_exits_2 2 "malformed-syntax.trace:4:"
+                   run ${SMMU_CLI_DIR}/malformed-syntax.trace)
+smmu_cli_exit_test(cli_missing_file_exits_2 2 "No such file"
+                   check ${SMMU_CLI_DIR}/does-not-exist.trace)
+smmu_cli_exit_test(cli_bad_option_exits_2 2 "bad option"
+                   run --tlb 0x4 ${SMMU_CLI_DIR}/spec-example.trace)
