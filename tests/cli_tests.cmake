@@ -37,3 +37,18 @@ smmu_cli_exit_test(cli_missing_file_exits_2 2 "No such file"
                    check ${SMMU_CLI_DIR}/does-not-exist.trace)
 smmu_cli_exit_test(cli_bad_option_exits_2 2 "bad option"
                    run --tlb 0x4 ${SMMU_CLI_DIR}/spec-example.trace)
+
+# convert: text -> binary -> check, and binary -> canonical text -> check.
+set(SMMU_CLI_OUT ${PROJECT_BINARY_DIR}/cli_out)
+file(MAKE_DIRECTORY ${SMMU_CLI_OUT})
+add_test(NAME cli_convert_to_binary
+         COMMAND ${SMMU_CLI} convert ${PROJECT_SOURCE_DIR}/tests/conformance/f-fork.trace
+                 ${SMMU_CLI_OUT}/f-fork.bin --binary)
+add_test(NAME cli_check_binary COMMAND ${SMMU_CLI} check ${SMMU_CLI_OUT}/f-fork.bin)
+add_test(NAME cli_convert_to_text
+         COMMAND ${SMMU_CLI} convert ${SMMU_CLI_OUT}/f-fork.bin ${SMMU_CLI_OUT}/f-fork.txt --text)
+add_test(NAME cli_check_canonical_text COMMAND ${SMMU_CLI} check ${SMMU_CLI_OUT}/f-fork.txt)
+set_tests_properties(cli_convert_to_binary PROPERTIES FIXTURES_SETUP smmu_bin)
+set_tests_properties(cli_check_binary cli_convert_to_text PROPERTIES FIXTURES_REQUIRED smmu_bin)
+set_tests_properties(cli_convert_to_text PROPERTIES FIXTURES_SETUP smmu_txt)
+set_tests_properties(cli_check_canonical_text PROPERTIES FIXTURES_REQUIRED smmu_txt)
