@@ -13,6 +13,9 @@ foreach(trace ${SMMU_CONFORMANCE_TRACES})
   add_test(NAME cli_conformance_${name} COMMAND ${SMMU_CLI} check ${trace})
   add_test(NAME cli_conformance_${name}_audit_nounsync
            COMMAND ${SMMU_CLI} check --audit --no-unsync --tlb 4x2 ${trace})
+  # A shadow-page cap far below the working set: recycling must stay invisible.
+  add_test(NAME cli_conformance_${name}_max_pages_5
+           COMMAND ${SMMU_CLI} check --max-mmu-pages 5 --tlb 1x1 ${trace})
 endforeach()
 
 add_test(NAME cli_spec_example COMMAND ${SMMU_CLI} check ${SMMU_CLI_DIR}/spec-example.trace)
