@@ -18,6 +18,9 @@ foreach(trace ${SMMU_CONFORMANCE_TRACES})
            COMMAND ${SMMU_CLI} check --max-mmu-pages 5 --tlb 1x1 ${trace})
 endforeach()
 
+add_test(NAME cli_host_records COMMAND ${SMMU_CLI} check ${SMMU_CLI_DIR}/host-records.trace)
+add_test(NAME cli_host_records_audit
+         COMMAND ${SMMU_CLI} check --audit --no-unsync ${SMMU_CLI_DIR}/host-records.trace)
 add_test(NAME cli_spec_example COMMAND ${SMMU_CLI} check ${SMMU_CLI_DIR}/spec-example.trace)
 add_test(NAME cli_spec_example_json
          COMMAND ${SMMU_CLI} run --json --audit ${SMMU_CLI_DIR}/spec-example.trace)

@@ -45,7 +45,6 @@ static int run_text(const char *text, bool audit, struct executor **ep)
 	opts.audit = audit;
 	opts.arena_bytes = 256ull << 20;
 	trace_reader_opts_init(&ro);
-	ro.allow_host_records = false;
 	ret = trace_reader_open_mem(&r, text, strlen(text), "t.trace", &ro);
 	if (ret)
 		return ret;
@@ -163,17 +162,57 @@ static void test_overlapping_slots_are_malformed(void)
 	exec_destroy(e);
 }
 
-static void test_host_records_are_refused_at_parse_time(void)
+static void test_host_merge_is_refused_as_not_supported(void)
 {
 	struct executor *e;
-	int ret = run_text("shadowmmu-trace 1\nslot 0 0 1M\nr 1 0 => 0\nslot del 0\n", false, &e);
+	int ret = run_text("shadowmmu-trace 1\nslot 0 0 1M\nr 1 0 => 0\nhost merge 0 0x1000\n"
+	                   "r 1 0 => 0\n",
+	                   false, &e);
 
 	CHECK_EQ(ret, -EINVAL);
 	REQUIRE(e);
-	CHECK_MSG(strstr(exec_message(e), "not supported yet") != NULL, "message: %s",
-	          exec_message(e));
-	/* Nothing ran: the reader failed before handing out a record past the error. */
-	CHECK(exec_counts(e)->records <= 3);
+	CHECK_MSG(strstr(exec_message(e), "t.trace:4: host merge is not supported yet") != NULL,
+	          "message: %s", exec_message(e));
+	CHECK_EQ(exec_counts(e)->records, 4); /* nothing ran past it */
+	exec_destroy(e);
+}
+
+static void test_dirty_log_lists_written_pages_once_per_fetch(void)
+{
+	struct executor *e;
+	int ret = run_text("shadowmmu-trace 1\nslot 0 0 64K log\nw 8 0x2000 1 => ok\n"
+	                   "r 8 0x3000 => 0\nw 1 0x5fff 2 => ok\ndirty 0 => 2,5\ndirty 0 => -\n"
+	                   "w 8 0x2008 3 => ok\ndirty 0 => 2\n",
+	                   true, &e);
+
+	CHECK_EQ(ret, 0);
+	REQUIRE(e);
+	CHECK_EQ(exec_counts(e)->expectations, 7);
+	exec_destroy(e);
+}
+
+static void test_wrong_dirty_list_is_a_mismatch(void)
+{
+	struct executor *e;
+	int ret = run_text("shadowmmu-trace 1\nslot 0 0 64K log\nw 8 0x2000 1 => ok\n"
+	                   "dirty 0 => 3\n",
+	                   false, &e);
+
+	CHECK_EQ(ret, -EDOM);
+	REQUIRE(e);
+	CHECK_MSG(strstr(exec_message(e), "t.trace:4: dirty: page 2 differs: observed {2}") != NULL,
+	          "message: %s", exec_message(e));
+	exec_destroy(e);
+}
+
+static void test_dirty_on_a_slot_without_logging_is_malformed(void)
+{
+	struct executor *e;
+	int ret = run_text("shadowmmu-trace 1\nslot 0 0 64K\ndirty 0 => -\n", false, &e);
+
+	CHECK_EQ(ret, -EINVAL);
+	REQUIRE(e);
+	CHECK_MSG(strstr(exec_message(e), "not logging") != NULL, "message: %s", exec_message(e));
 	exec_destroy(e);
 }
 
@@ -210,7 +249,10 @@ int main(void)
 	RUN(test_unbacked_gpa_reads_all_ones_as_mmio);
 	RUN(test_register_faults_match_gp_and_ud);
 	RUN(test_overlapping_slots_are_malformed);
-	RUN(test_host_records_are_refused_at_parse_time);
+	RUN(test_host_merge_is_refused_as_not_supported);
+	RUN(test_dirty_log_lists_written_pages_once_per_fetch);
+	RUN(test_wrong_dirty_list_is_a_mismatch);
+	RUN(test_dirty_on_a_slot_without_logging_is_malformed);
 	RUN(test_second_vcpu_runs_its_own_records);
 	RUN(test_reader_error_is_reported_with_position);
 	return check_finish();

@@ -124,6 +124,8 @@ static bool age_range(struct mmu_vm *vm, hva_t start, hva_t end, bool clear)
 	bool young;
 
 	pthread_mutex_lock(&vm->mmu_lock);
+	if (clear) /* the MMU's own accesses must reach the host's young bits again */
+		mmu_gfn_cache_clear(vm);
 	young = for_each_rmap_in_hva_range(vm, start, end, rmap_age, &clear);
 	if (young && clear)
 		mmu_flush_remote_tlbs(vm);

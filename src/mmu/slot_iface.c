@@ -33,6 +33,17 @@ bool mmu_slot_readonly(const struct memslot *slot)
 	return slot->flags & MEMSLOT_READONLY;
 }
 
+bool mmu_slot_dirty_logging(const struct memslot *slot)
+{
+	return slot->dirty_bitmap != NULL;
+}
+
+void mmu_slot_mark_dirty(struct memslot *slot, gfn_t gfn)
+{
+	if (slot->dirty_bitmap)
+		memslot_mark_dirty(slot, gfn);
+}
+
 uint64_t mmu_memslots_generation(struct mmu_vm *vm)
 {
 	return memslots_generation(vm->slots);
@@ -50,7 +61,7 @@ unsigned mmu_max_mapping_level(struct mmu_vm *vm, struct memslot *slot, gfn_t gf
                                unsigned max_level)
 {
 	struct host_pfn hp;
-	unsigned level = max_level;
+	unsigned level = mmu_slot_dirty_logging(slot) ? 1 : max_level; /* log at 4 KiB granularity */
 
 	if (level > 1 && resolve_locked(vm, slot, gfn, false, &hp) == 0 && (unsigned)hp.level < level)
 		level = (unsigned)hp.level;

@@ -304,6 +304,154 @@ static int run_slot(struct executor *e, const struct trace_record *rec)
 	return 0;
 }
 
+/* ---- VMM and host records ------------------------------------------------ */
+
+static int vmm_error(struct executor *e, const struct trace_record *rec, int ret)
+{
+	if (ret == -ENOMEM)
+		return fail(e, ret, rec->line, "%s: out of memory", trace_kind_name(rec->kind));
+	return fail(e, -EINVAL, rec->line, "malformed trace: %s refused: %s",
+	            trace_kind_name(rec->kind), strerror(-ret));
+}
+
+static bool bit_set(const uint64_t *map, uint64_t i)
+{
+	return map[i / 64] & (1ull << (i % 64));
+}
+
+static bool in_ranges(const struct trace_expect *x, uint64_t i)
+{
+	for (size_t r = 0; r < x->nr_ranges; r++)
+		if (i >= x->ranges[r].first && i <= x->ranges[r].last)
+			return true;
+	return false;
+}
+
+/* Write a page-index set as the trace format spells it: "1,3-5", or "-". */
+static void format_set(const uint64_t *map, uint64_t n, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = 0;
+	for (uint64_t i = 0; i < n && used + 48 < len; i++) {
+		uint64_t j = i;
+
+		if (!bit_set(map, i))
+			continue;
+		while (j + 1 < n && bit_set(map, j + 1))
+			j++;
+		used += (size_t)snprintf(buf + used, len - used, "%s%" PRIu64, used ? "," : "", i);
+		if (j > i)
+			used += (size_t)snprintf(buf + used, len - used, "-%" PRIu64, j);
+		i = j;
+	}
+	if (!used)
+		snprintf(buf, len, "-");
+}
+
+/* Compare an observed page set (n pages) with a `=> LIST` expectation. */
+static int check_set(struct executor *e, const struct trace_record *rec, const uint64_t *map,
+                     uint64_t n)
+{
+	char observed[256];
+	uint64_t bad = UINT64_MAX;
+
+	if (rec->expect.kind == TRACE_EXPECT_NONE)
+		return 0;
+	e->counts.expectations++;
+	for (uint64_t i = 0; i < n && bad == UINT64_MAX; i++)
+		if (bit_set(map, i) != in_ranges(&rec->expect, i))
+			bad = i;
+	for (size_t r = 0; r < rec->expect.nr_ranges && bad == UINT64_MAX; r++)
+		if (rec->expect.ranges[r].last >= n)
+			bad = rec->expect.ranges[r].last;
+	if (bad == UINT64_MAX)
+		return 0;
+	format_set(map, n, observed, sizeof(observed));
+	return fail(e, -EDOM, rec->line, "%s: page %" PRIu64 " differs: observed {%s}",
+	            trace_kind_name(rec->kind), bad, observed);
+}
+
+static int run_dirty(struct executor *e, const struct trace_record *rec)
+{
+	uint64_t size, *map;
+	unsigned id = (unsigned)rec->op[0];
+	int ret;
+
+	if (rec->op[0] > UINT32_MAX || smmu_vm_get_slot(e->vm, id, NULL, &size, NULL))
+		return fail(e, -EINVAL, rec->line, "malformed trace: dirty: no slot %" PRIu64,
+		            rec->op[0]);
+	map = calloc((size / 4096 + 63) / 64 + 1, sizeof(*map));
+	if (!map)
+		return fail(e, -ENOMEM, rec->line, "dirty: out of memory");
+	ret = smmu_vm_get_dirty_log(e->vm, id, map, (size / 4096 + 63) / 64 + 1);
+	if (ret == -ENOENT)
+		ret = fail(e, -EINVAL, rec->line, "malformed trace: dirty: slot %u is not logging", id);
+	else if (ret)
+		ret = vmm_error(e, rec, ret);
+	else
+		ret = check_set(e, rec, map, size / 4096);
+	free(map);
+	return ret;
+}
+
+static int run_host_age(struct executor *e, const struct trace_record *rec)
+{
+	uint64_t pages = rec->op[1] / 4096, *map = calloc(pages / 64 + 1, sizeof(*map));
+	int ret;
+
+	if (!map)
+		return fail(e, -ENOMEM, rec->line, "host age: out of memory");
+	ret = smmu_vm_host_age(e->vm, rec->op[0], rec->op[1], map, pages / 64 + 1);
+	ret = ret ? vmm_error(e, rec, ret) : check_set(e, rec, map, pages);
+	free(map);
+	return ret;
+}
+
+static int run_slot_log(struct executor *e, const struct trace_record *rec)
+{
+	unsigned id = (unsigned)rec->op[0], flags;
+	int ret;
+
+	if (rec->op[0] > UINT32_MAX || smmu_vm_get_slot(e->vm, id, NULL, NULL, &flags))
+		return fail(e, -EINVAL, rec->line, "malformed trace: slot log: no slot %" PRIu64,
+		            rec->op[0]);
+	flags = rec->op[1] ? flags | SMMU_SLOT_LOG_DIRTY : flags & ~SMMU_SLOT_LOG_DIRTY;
+	ret = smmu_vm_set_slot_flags(e->vm, id, flags);
+	return ret ? vmm_error(e, rec, ret) : 0;
+}
+
+static int run_vmm(struct executor *e, const struct trace_record *rec)
+{
+	int ret = 0;
+
+	switch (rec->kind) {
+	case TRACE_SLOT_DEL:
+		ret = rec->op[0] > UINT32_MAX ? -EINVAL : smmu_vm_delete_slot(e->vm, (unsigned)rec->op[0]);
+		break;
+	case TRACE_SLOT_MOVE:
+		ret = rec->op[0] > UINT32_MAX ? -EINVAL
+		                              : smmu_vm_move_slot(e->vm, (unsigned)rec->op[0], rec->op[1]);
+		break;
+	case TRACE_SLOT_LOG:
+		return run_slot_log(e, rec);
+	case TRACE_DIRTY:
+		return run_dirty(e, rec);
+	case TRACE_HOST_SWAP:
+		ret = smmu_vm_host_swap(e->vm, rec->op[0], rec->op[1]);
+		break;
+	case TRACE_HOST_MIGRATE:
+		ret = smmu_vm_host_migrate(e->vm, rec->op[0], rec->op[1]);
+		break;
+	case TRACE_HOST_AGE:
+		return run_host_age(e, rec);
+	default:
+		return fail(e, -EINVAL, rec->line, "%s is not supported yet",
+		            trace_kind_name(rec->kind) ? trace_kind_name(rec->kind) : "record");
+	}
+	return ret ? vmm_error(e, rec, ret) : 0;
+}
+
 static int dispatch(struct executor *e, const struct trace_record *rec)
 {
 	unsigned kf = trace_kind_flags(rec->kind);
@@ -332,8 +480,7 @@ static int dispatch(struct executor *e, const struct trace_record *rec)
 		smmu_vm_zap_all(e->vm);
 		return 0;
 	default:
-		return fail(e, -EINVAL, rec->line, "%s is not supported yet",
-		            trace_kind_name(rec->kind) ? trace_kind_name(rec->kind) : "record");
+		return run_vmm(e, rec);
 	}
 }
 
@@ -397,7 +544,7 @@ int exec_open_reader(struct trace_reader **rp, FILE *f, const char *name)
 	struct trace_reader_opts ro;
 
 	trace_reader_opts_init(&ro);
-	ro.allow_host_records = false;
+	ro.allow_host_records = true;
 	return trace_reader_open_file(rp, f, name, &ro);
 }
 

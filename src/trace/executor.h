@@ -12,8 +12,11 @@
  * enforces the static ones): outside IA-32e mode a GVA wider than 32 bits is
  * a malformed trace; a slot the memslot layer refuses (overlap, duplicate ID)
  * is a malformed trace; a vCPU call answering SMMU_INVALID is an error.
- * Host and dirty-log records are not supported yet: the reader is opened
- * with allow_host_records = false so they fail at parse time.
+ * VMM and host records run through the public API too: slot del/move/log,
+ * `dirty` (compared with the slot's dirty log, which the fetch clears),
+ * `host swap`, `host migrate` and `host age` (compared with the pages
+ * accessed since the last age).  `host merge` is not supported yet and
+ * stops the run with that message.
  */
 #ifndef SMMU_TRACE_EXECUTOR_H
 #define SMMU_TRACE_EXECUTOR_H
