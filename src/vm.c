@@ -448,6 +448,20 @@ int smmu_vm_get_slot(struct smmu_vm *vm, unsigned id, uint64_t *gpa, uint64_t *s
 	return 0;
 }
 
+int smmu_vm_host_merge(struct smmu_vm *vm, uint64_t gpa1, uint64_t gpa2)
+{
+	struct memslot *s1, *s2;
+
+	if (!vm || ((gpa1 | gpa2) & ~PAGE_MASK))
+		return -EINVAL;
+	s1 = memslots_find(&vm->slots, gpa_to_gfn(gpa1));
+	s2 = memslots_find(&vm->slots, gpa_to_gfn(gpa2));
+	if (!s1 || !s2)
+		return -EINVAL;
+	return hostmem_merge(vm->hm, memslot_gfn_to_hva(s1, gpa_to_gfn(gpa1)),
+	                     memslot_gfn_to_hva(s2, gpa_to_gfn(gpa2)));
+}
+
 void smmu_vm_zap_all(struct smmu_vm *vm)
 {
 	mmu_zap_all_fast(vm->mmu);

@@ -21,6 +21,10 @@ endforeach()
 add_test(NAME cli_host_records COMMAND ${SMMU_CLI} check ${SMMU_CLI_DIR}/host-records.trace)
 add_test(NAME cli_host_records_audit
          COMMAND ${SMMU_CLI} check --audit --no-unsync ${SMMU_CLI_DIR}/host-records.trace)
+add_test(NAME cli_host_merge COMMAND ${SMMU_CLI} check ${SMMU_CLI_DIR}/host-merge.trace)
+add_test(NAME cli_host_merge_audit_nounsync
+         COMMAND ${SMMU_CLI} check --audit --no-unsync --max-mmu-pages 5 --tlb 1x1
+                 ${SMMU_CLI_DIR}/host-merge.trace)
 add_test(NAME cli_spec_example COMMAND ${SMMU_CLI} check ${SMMU_CLI_DIR}/spec-example.trace)
 add_test(NAME cli_spec_example_json
          COMMAND ${SMMU_CLI} run --json --audit ${SMMU_CLI_DIR}/spec-example.trace)

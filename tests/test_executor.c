@@ -162,18 +162,18 @@ static void test_overlapping_slots_are_malformed(void)
 	exec_destroy(e);
 }
 
-static void test_host_merge_is_refused_as_not_supported(void)
+static void test_merging_pages_that_differ_is_malformed(void)
 {
 	struct executor *e;
-	int ret = run_text("shadowmmu-trace 1\nslot 0 0 1M\nr 1 0 => 0\nhost merge 0 0x1000\n"
-	                   "r 1 0 => 0\n",
+	int ret = run_text("shadowmmu-trace 1\nslot 0 0 1M\nw 1 0 1 => ok\nr 1 0x1000 => 0\n"
+	                   "host merge 0 0x1000\nr 1 0 => 1\n",
 	                   false, &e);
 
 	CHECK_EQ(ret, -EINVAL);
 	REQUIRE(e);
-	CHECK_MSG(strstr(exec_message(e), "t.trace:4: host merge is not supported yet") != NULL,
+	CHECK_MSG(strstr(exec_message(e), "t.trace:5: malformed trace: host merge refused") != NULL,
 	          "message: %s", exec_message(e));
-	CHECK_EQ(exec_counts(e)->records, 4); /* nothing ran past it */
+	CHECK_EQ(exec_counts(e)->records, 5); /* nothing ran past it */
 	exec_destroy(e);
 }
 
@@ -249,7 +249,7 @@ int main(void)
 	RUN(test_unbacked_gpa_reads_all_ones_as_mmio);
 	RUN(test_register_faults_match_gp_and_ud);
 	RUN(test_overlapping_slots_are_malformed);
-	RUN(test_host_merge_is_refused_as_not_supported);
+	RUN(test_merging_pages_that_differ_is_malformed);
 	RUN(test_dirty_log_lists_written_pages_once_per_fetch);
 	RUN(test_wrong_dirty_list_is_a_mismatch);
 	RUN(test_dirty_on_a_slot_without_logging_is_malformed);

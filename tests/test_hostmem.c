@@ -517,6 +517,118 @@ static void test_stats_account_pages_and_table_bytes(void)
 	env_fini(&e);
 }
 
+/* Two pages holding the same bytes, touched; returns their hvas. */
+static bool map_twins(struct env *e, hva_t *a, hva_t *b)
+{
+	return hostmem_map(e->hm, PAGE_SIZE, 0, a) == 0 && hostmem_map(e->hm, PAGE_SIZE, 0, b) == 0 &&
+	       hostmem_write(e->hm, *a, "twins!!", 8) == 0 &&
+	       hostmem_write(e->hm, *b, "twins!!", 8) == 0;
+}
+
+static void test_merge_shares_one_read_only_frame_and_frees_the_other(void)
+{
+	struct env e;
+	struct host_pfn pa, pb;
+	hva_t a, b;
+
+	REQUIRE(env_init(&e, 16 * MiB));
+	REQUIRE(map_twins(&e, &a, &b));
+	CHECK_EQ(arena_frames_in_use(e.arena, ARENA_USE_GUEST), 2);
+	CHECK_EQ(hostmem_merge(e.hm, a, b), 0);
+	CHECK_EQ(e.fl.starts, 2); /* both translations lose write access */
+	CHECK_EQ(e.fl.ends, 2);
+	CHECK_EQ(e.fl.mi.in_progress, 0);
+	CHECK_EQ(e.fl.last.event, MMU_NOTIFY_PROTECT);
+	REQUIRE(hostmem_hva_to_pfn(e.hm, a, false, &pa) == 0);
+	REQUIRE(hostmem_hva_to_pfn(e.hm, b, false, &pb) == 0);
+	CHECK_EQ(pa.pfn, pb.pfn);
+	CHECK(!pa.writable && !pb.writable);
+	CHECK_EQ(arena_frames_in_use(e.arena, ARENA_USE_GUEST), 1);
+	env_fini(&e);
+}
+
+static void test_write_to_a_shared_page_asks_for_a_copy_that_keeps_the_other_intact(void)
+{
+	struct env e;
+	struct host_pfn pa, pb, p;
+	char buf[8];
+	hva_t a, b;
+
+	REQUIRE(env_init(&e, 16 * MiB));
+	REQUIRE(map_twins(&e, &a, &b));
+	REQUIRE(hostmem_merge(e.hm, a, b) == 0);
+	CHECK_EQ(hostmem_hva_to_pfn(e.hm, b, true, &p), -EAGAIN);
+	CHECK_EQ(hostmem_break_cow(e.hm, b), 0);
+	CHECK_EQ(e.fl.last.event, MMU_NOTIFY_COW);
+	CHECK_EQ(e.fl.starts, e.fl.ends);
+	REQUIRE(hostmem_hva_to_pfn(e.hm, b, true, &pb) == 0);
+	REQUIRE(hostmem_hva_to_pfn(e.hm, a, false, &pa) == 0);
+	CHECK(pb.writable && pa.pfn != pb.pfn);
+	REQUIRE(hostmem_write(e.hm, b, "changed", 8) == 0);
+	REQUIRE(hostmem_read(e.hm, a, buf, 8) == 0);
+	CHECK(memcmp(buf, "twins!!", 8) == 0);
+	/* a is now the frame's last user: a write takes it back without a copy. */
+	REQUIRE(hostmem_hva_to_pfn(e.hm, a, true, &p) == 0);
+	CHECK_EQ(p.pfn, pa.pfn);
+	CHECK(p.writable);
+	CHECK_EQ(arena_frames_in_use(e.arena, ARENA_USE_GUEST), 2);
+	env_fini(&e);
+}
+
+static void test_hostmem_write_breaks_the_share_itself(void)
+{
+	struct env e;
+	char buf[8];
+	hva_t a, b;
+
+	REQUIRE(env_init(&e, 16 * MiB));
+	REQUIRE(map_twins(&e, &a, &b));
+	REQUIRE(hostmem_merge(e.hm, a, b) == 0);
+	CHECK_EQ(hostmem_write(e.hm, a, "written", 8), 0);
+	REQUIRE(hostmem_read(e.hm, b, buf, 8) == 0);
+	CHECK(memcmp(buf, "twins!!", 8) == 0);
+	REQUIRE(hostmem_read(e.hm, a, buf, 8) == 0);
+	CHECK(memcmp(buf, "written", 8) == 0);
+	env_fini(&e);
+}
+
+static void test_merge_refuses_different_absent_or_identical_pages(void)
+{
+	struct env e;
+	hva_t a, b, c;
+
+	REQUIRE(env_init(&e, 16 * MiB));
+	REQUIRE(map_twins(&e, &a, &b));
+	REQUIRE(hostmem_write(e.hm, b, "other!!", 8) == 0);
+	CHECK_EQ(hostmem_merge(e.hm, a, b), -EINVAL);
+	CHECK_EQ(hostmem_merge(e.hm, a, a), -EINVAL);
+	REQUIRE(hostmem_map(e.hm, PAGE_SIZE, 0, &c) == 0);
+	CHECK_EQ(hostmem_merge(e.hm, a, c), -EBUSY); /* c never touched */
+	CHECK_EQ(arena_frames_in_use(e.arena, ARENA_USE_GUEST), 2);
+	env_fini(&e);
+}
+
+static void test_unmapping_shared_pages_frees_the_frame_with_its_last_user(void)
+{
+	struct env e;
+	hva_t a, b, c;
+
+	REQUIRE(env_init(&e, 16 * MiB));
+	REQUIRE(map_twins(&e, &a, &b));
+	REQUIRE(hostmem_map(e.hm, PAGE_SIZE, 0, &c) == 0);
+	REQUIRE(hostmem_write(e.hm, c, "twins!!", 8) == 0);
+	REQUIRE(hostmem_merge(e.hm, a, b) == 0);
+	REQUIRE(hostmem_merge(e.hm, a, c) == 0);
+	CHECK_EQ(arena_frames_in_use(e.arena, ARENA_USE_GUEST), 1);
+	CHECK_EQ(hostmem_swap_out(e.hm, b), -EBUSY); /* merged pages are not swapped */
+	CHECK_EQ(hostmem_unmap(e.hm, a, PAGE_SIZE), 0);
+	CHECK_EQ(hostmem_unmap(e.hm, b, PAGE_SIZE), 0);
+	CHECK_EQ(arena_frames_in_use(e.arena, ARENA_USE_GUEST), 1);
+	CHECK_EQ(hostmem_unmap(e.hm, c, PAGE_SIZE), 0);
+	CHECK_EQ(arena_frames_in_use(e.arena, ARENA_USE_GUEST), 0);
+	env_fini(&e);
+}
+
 int main(void)
 {
 	RUN(test_first_touch_allocates_a_zero_filled_frame);
@@ -538,5 +650,10 @@ int main(void)
 	RUN(test_aging_clears_young_in_host_and_listener);
 	RUN(test_notifier_registration_and_release);
 	RUN(test_stats_account_pages_and_table_bytes);
+	RUN(test_merge_shares_one_read_only_frame_and_frees_the_other);
+	RUN(test_write_to_a_shared_page_asks_for_a_copy_that_keeps_the_other_intact);
+	RUN(test_hostmem_write_breaks_the_share_itself);
+	RUN(test_merge_refuses_different_absent_or_identical_pages);
+	RUN(test_unmapping_shared_pages_frees_the_frame_with_its_last_user);
 	return check_finish();
 }

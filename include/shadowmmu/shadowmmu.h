@@ -82,6 +82,13 @@ int smmu_vm_host_swap(struct smmu_vm *vm, uint64_t gpa, uint64_t size);
 int smmu_vm_host_migrate(struct smmu_vm *vm, uint64_t gpa, uint64_t size);
 int smmu_vm_host_age(struct smmu_vm *vm, uint64_t gpa, uint64_t size, uint64_t *bitmap,
                      size_t words);
+/*
+ * Page merging (KSM): back the pages at gpa1 and gpa2 with one frame,
+ * copy-on-write, if their contents are identical.  0; -EINVAL (no slot,
+ * unaligned, contents differ, same page); -EBUSY (a page never touched or
+ * huge-backed: not merged).
+ */
+int smmu_vm_host_merge(struct smmu_vm *vm, uint64_t gpa1, uint64_t gpa2);
 
 /* Drop every shadow page (fast: generation bump). Guest-visible behaviour is unchanged. */
 void smmu_vm_zap_all(struct smmu_vm *vm);

@@ -3,7 +3,7 @@
  *
  * Each mapping keeps one 64-bit "host pte" per 4 KiB page in an array
  * reserved with mmap(MAP_NORESERVE), so untouched parts cost nothing:
- *   bits 0-5   PRESENT WRITABLE YOUNG DIRTY SWAPPED HUGE
+ *   bits 0-6   PRESENT WRITABLE YOUNG DIRTY SWAPPED HUGE SHARED
  *   bits 12-51 the frame's pfn when PRESENT, the swap slot when SWAPPED
  * A huge-backed mapping also keeps one state byte per 2 MiB / 1 GiB chunk:
  * EMPTY (next touch tries a huge run), HUGE (every page of the chunk maps
@@ -32,6 +32,7 @@
 #define HPTE_DIRTY     (1ull << 3)
 #define HPTE_SWAPPED   (1ull << 4)
 #define HPTE_HUGE      (1ull << 5)
+#define HPTE_SHARED    (1ull << 6) /* frame merged with other pages: copy on write */
 #define HPTE_PFN_SHIFT 12
 #define HPTE_PFN_MASK  bits_range(51, 12)
 
@@ -51,6 +52,21 @@ struct hostmem_map {
 	uint8_t *chunk;      /* enum chunk_state per huge chunk, or NULL */
 };
 
+/*
+ * Reference counts of merged frames (KSM's stable tree, in miniature): an
+ * open-addressing hash from pfn to the number of pages mapping it.  Only
+ * frames with HPTE_SHARED pages are in it.
+ */
+struct share_entry {
+	pfn_t pfn; /* 0: empty slot (frame 0 is never shared: see share_get) */
+	uint64_t count;
+};
+
+struct share_table {
+	struct share_entry *slots;
+	uint64_t cap, used; /* cap a power of two, used <= cap / 2 */
+};
+
 struct hostmem {
 	struct arena *arena;
 	pthread_mutex_t ops_lock;  /* see the file comment */
@@ -63,6 +79,7 @@ struct hostmem {
 	uint64_t nr_swap;               /* slots in use or free in `swap` */
 	uint64_t *swap_free;            /* stack of free slot numbers */
 	uint64_t nr_swap_free;
+	struct share_table shared;      /* reference counts of merged frames */
 	struct hostmem_stats st;
 };
 
@@ -74,6 +91,99 @@ static pfn_t hpte_pfn(uint64_t e)
 static uint64_t hpte_make(pfn_t pfn, uint64_t bits)
 {
 	return (pfn << HPTE_PFN_SHIFT) | bits;
+}
+
+/* ---- merged-frame reference counts ------------------------------------- */
+
+static uint64_t share_hash(pfn_t pfn, uint64_t cap)
+{
+	return (pfn * 0x9e3779b97f4a7c15ull) & (cap - 1);
+}
+
+static struct share_entry *share_find(struct share_table *t, pfn_t pfn)
+{
+	if (!t->cap)
+		return NULL;
+	for (uint64_t i = share_hash(pfn, t->cap);; i = (i + 1) & (t->cap - 1)) {
+		if (t->slots[i].pfn == pfn + 1)
+			return &t->slots[i];
+		if (!t->slots[i].pfn)
+			return NULL;
+	}
+}
+
+static int share_grow(struct share_table *t)
+{
+	struct share_table n = {.cap = t->cap ? 2 * t->cap : 64};
+
+	n.slots = calloc(n.cap, sizeof(*n.slots));
+	if (!n.slots)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < t->cap; i++) {
+		uint64_t j;
+
+		if (!t->slots[i].pfn)
+			continue;
+		for (j = share_hash(t->slots[i].pfn - 1, n.cap); n.slots[j].pfn; j = (j + 1) & (n.cap - 1))
+			;
+		n.slots[j] = t->slots[i];
+		n.used++;
+	}
+	free(t->slots);
+	*t = n;
+	return 0;
+}
+
+/* The entry for pfn, created with count 0 if absent; NULL without memory. (Stored as pfn + 1.) */
+static struct share_entry *share_get(struct share_table *t, pfn_t pfn)
+{
+	struct share_entry *e = share_find(t, pfn);
+	uint64_t i;
+
+	if (e)
+		return e;
+	if ((t->used + 1) * 2 > t->cap && share_grow(t))
+		return NULL;
+	for (i = share_hash(pfn, t->cap); t->slots[i].pfn; i = (i + 1) & (t->cap - 1))
+		;
+	t->slots[i] = (struct share_entry){.pfn = pfn + 1, .count = 0};
+	t->used++;
+	return &t->slots[i];
+}
+
+/* Remove an entry, moving later members of its probe run back (no tombstones). */
+static void share_del(struct share_table *t, struct share_entry *e)
+{
+	uint64_t i = (uint64_t)(e - t->slots), j = i;
+
+	t->slots[i].pfn = 0;
+	t->used--;
+	for (;;) {
+		uint64_t home;
+
+		j = (j + 1) & (t->cap - 1);
+		if (!t->slots[j].pfn)
+			return;
+		home = share_hash(t->slots[j].pfn - 1, t->cap);
+		/* Move j back to i if its home lies cyclically outside (i, j]. */
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			t->slots[i] = t->slots[j];
+			t->slots[j].pfn = 0;
+			i = j;
+		}
+	}
+}
+
+/* Drop one page's reference to a shared frame; true when it was the last. */
+static bool share_put(struct share_table *t, pfn_t pfn)
+{
+	struct share_entry *e = share_find(t, pfn);
+
+	SMMU_ASSERT(e && e->count);
+	if (!e || --e->count)
+		return false;
+	share_del(t, e);
+	return true;
 }
 
 /* ---- mapping lookup ---------------------------------------------------- */
@@ -180,7 +290,8 @@ static void map_release_pages(struct hostmem *hm, struct hostmem_map *m, uint64_
 			i += map_chunk_pages(m) - 1;
 			continue;
 		} else if (e & HPTE_PRESENT) {
-			arena_free(hm->arena, hpte_pfn(e) << PAGE_SHIFT, 0, ARENA_USE_GUEST);
+			if (!(e & HPTE_SHARED) || share_put(&hm->shared, hpte_pfn(e)))
+				arena_free(hm->arena, hpte_pfn(e) << PAGE_SHIFT, 0, ARENA_USE_GUEST);
 			hm->st.present--;
 		}
 		m->pte[i] = 0;
@@ -221,6 +332,7 @@ void hostmem_destroy(struct hostmem *hm)
 	free(hm->maps);
 	free(hm->swap);
 	free(hm->swap_free);
+	free(hm->shared.slots);
 	pthread_mutex_destroy(&hm->lock);
 	pthread_mutex_destroy(&hm->ops_lock);
 	free(hm);
@@ -408,6 +520,24 @@ static int map_level(const struct hostmem_map *m, uint64_t e)
 	return m->huge_order == ARENA_ORDER_2M ? HOSTMEM_LEVEL_2M : HOSTMEM_LEVEL_1G;
 }
 
+/*
+ * A write to a merged page that is the frame's last user takes the frame
+ * back privately, without a copy (KSM's reuse on write fault).  Otherwise
+ * -EAGAIN: the copy is a host operation that must tell the listeners
+ * (hostmem_break_cow), which cannot happen under this lock.
+ */
+static int unshare_last(struct hostmem *hm, uint64_t *e)
+{
+	struct share_entry *s = share_find(&hm->shared, hpte_pfn(*e));
+
+	if (s && s->count > 1)
+		return -EAGAIN;
+	if (s)
+		share_del(&hm->shared, s);
+	*e = (*e & ~HPTE_SHARED) | HPTE_WRITABLE;
+	return 0;
+}
+
 /* hostmem_hva_to_pfn with hm->lock held. */
 static int hva_to_pfn_locked(struct hostmem *hm, hva_t hva, bool write, struct host_pfn *out)
 {
@@ -421,6 +551,8 @@ static int hva_to_pfn_locked(struct hostmem *hm, hva_t hva, bool write, struct h
 	e = &m->pte[idx];
 	if (!(*e & HPTE_PRESENT) && (ret = fault_in(hm, m, idx)))
 		return ret;
+	if (write && (*e & HPTE_SHARED) && (ret = unshare_last(hm, e)))
+		return ret; /* -EAGAIN: another page shares it, hostmem_break_cow() must copy */
 	*e |= HPTE_YOUNG | (write ? HPTE_DIRTY : 0);
 	out->pfn = hpte_pfn(*e);
 	out->level = map_level(m, *e);
@@ -467,6 +599,12 @@ static int hostmem_copy(struct hostmem *hm, hva_t hva, void *buf, uint64_t len, 
 		uint8_t *p;
 
 		ret = hva_to_pfn_locked(hm, hva, write, &hp);
+		if (ret == -EAGAIN) { /* a merged page: copy it first, outside the lock */
+			pthread_mutex_unlock(&hm->lock);
+			ret = hostmem_break_cow(hm, hva);
+			pthread_mutex_lock(&hm->lock);
+			continue;
+		}
 		if (ret)
 			break;
 		p = arena_hpa_to_ptr(hm->arena, (hp.pfn << PAGE_SHIFT) + off, n);
@@ -589,7 +727,7 @@ int hostmem_discard(struct hostmem *hm, hva_t start, hva_t end)
 
 /*
  * Find a present small page for a single-page host operation; ops_lock held.
- * -EFAULT when unmapped, -EBUSY when not present or huge-backed.
+ * -EFAULT when unmapped, -EBUSY when not present, huge-backed or merged.
  */
 static int small_page_find(struct hostmem *hm, hva_t hva, struct hostmem_map **mp, uint64_t **ep)
 {
@@ -600,7 +738,7 @@ static int small_page_find(struct hostmem *hm, hva_t hva, struct hostmem_map **m
 	m = map_find(hm, hva);
 	if (!m)
 		ret = -EFAULT;
-	else if ((m->pte[(hva - m->start) >> PAGE_SHIFT] & (HPTE_PRESENT | HPTE_HUGE)) !=
+	else if ((m->pte[(hva - m->start) >> PAGE_SHIFT] & (HPTE_PRESENT | HPTE_HUGE | HPTE_SHARED)) !=
 	         HPTE_PRESENT)
 		ret = -EBUSY;
 	else
@@ -693,6 +831,110 @@ int hostmem_migrate(struct hostmem *hm, hva_t hva, pfn_t *new_pfn)
 	if (new_pfn)
 		*new_pfn = to >> PAGE_SHIFT;
 	return 0;
+}
+
+/* ---- page merging (KSM) and copy on write -------------------------------- */
+
+/* Both pages present, small and readable; ops_lock held, lock held. */
+static uint64_t *merge_candidate(struct hostmem *hm, hva_t hva)
+{
+	struct hostmem_map *m = map_find(hm, hva);
+	uint64_t *e;
+
+	if (!m)
+		return NULL;
+	e = &m->pte[(hva - m->start) >> PAGE_SHIFT];
+	return (*e & (HPTE_PRESENT | HPTE_HUGE)) == HPTE_PRESENT ? e : NULL;
+}
+
+static uint8_t *frame_ptr(struct hostmem *hm, uint64_t e)
+{
+	return arena_hpa_to_ptr(hm->arena, hpte_pfn(e) << PAGE_SHIFT, PAGE_SIZE);
+}
+
+/* Point *e2 at e1's frame, both read-only and shared; lock held. */
+static int merge_locked(struct hostmem *hm, uint64_t *e1, uint64_t *e2)
+{
+	struct share_entry *sh = share_get(&hm->shared, hpte_pfn(*e1));
+	pfn_t old = hpte_pfn(*e2);
+
+	if (!sh)
+		return -ENOMEM;
+	if (!sh->count)
+		sh->count = 1; /* e1's own reference, first time it is shared */
+	if (!(*e1 & HPTE_SHARED))
+		*e1 = (*e1 & ~HPTE_WRITABLE) | HPTE_SHARED;
+	sh->count++;
+	if (!(*e2 & HPTE_SHARED) || share_put(&hm->shared, old))
+		arena_free(hm->arena, old << PAGE_SHIFT, 0, ARENA_USE_GUEST);
+	*e2 = hpte_make(hpte_pfn(*e1), (*e2 & (HPTE_YOUNG | HPTE_DIRTY)) | HPTE_PRESENT |
+	                                   HPTE_SHARED);
+	return 0;
+}
+
+int hostmem_merge(struct hostmem *hm, hva_t hva1, hva_t hva2)
+{
+	uint64_t *e1, *e2;
+	int ret = 0;
+
+	hva1 &= PAGE_MASK;
+	hva2 &= PAGE_MASK;
+	if (hva1 == hva2)
+		return -EINVAL;
+	pthread_mutex_lock(&hm->ops_lock);
+	/* Both translations lose write access (and e2 its frame): tell the listeners first. */
+	notify_start(hm, hva1, hva1 + PAGE_SIZE, MMU_NOTIFY_PROTECT);
+	notify_start(hm, hva2, hva2 + PAGE_SIZE, MMU_NOTIFY_PROTECT);
+	pthread_mutex_lock(&hm->lock);
+	e1 = merge_candidate(hm, hva1);
+	e2 = merge_candidate(hm, hva2);
+	if (!e1 || !e2)
+		ret = -EBUSY;
+	else if (hpte_pfn(*e1) == hpte_pfn(*e2))
+		ret = 0; /* already one frame */
+	else if (memcmp(frame_ptr(hm, *e1), frame_ptr(hm, *e2), PAGE_SIZE))
+		ret = -EINVAL; /* only identical pages merge */
+	else
+		ret = merge_locked(hm, e1, e2);
+	pthread_mutex_unlock(&hm->lock);
+	notify_end(hm, hva2, hva2 + PAGE_SIZE, MMU_NOTIFY_PROTECT);
+	notify_end(hm, hva1, hva1 + PAGE_SIZE, MMU_NOTIFY_PROTECT);
+	pthread_mutex_unlock(&hm->ops_lock);
+	return ret;
+}
+
+/* Give a merged page a private copy (or its frame back, if it is the last user). */
+int hostmem_break_cow(struct hostmem *hm, hva_t hva)
+{
+	struct hostmem_map *m;
+	uint64_t *e;
+	hpa_t copy = 0;
+	int ret = 0;
+
+	hva &= PAGE_MASK;
+	if (arena_alloc(hm->arena, 0, ARENA_USE_GUEST, &copy))
+		return -ENOMEM;
+	pthread_mutex_lock(&hm->ops_lock);
+	notify_start(hm, hva, hva + PAGE_SIZE, MMU_NOTIFY_COW);
+	pthread_mutex_lock(&hm->lock);
+	m = map_find(hm, hva);
+	e = m ? &m->pte[(hva - m->start) >> PAGE_SHIFT] : NULL;
+	if (!e) {
+		ret = -EFAULT;
+	} else if ((*e & (HPTE_PRESENT | HPTE_SHARED)) == (HPTE_PRESENT | HPTE_SHARED)) {
+		memcpy(arena_hpa_to_ptr(hm->arena, copy, PAGE_SIZE), frame_ptr(hm, *e), PAGE_SIZE);
+		if (share_put(&hm->shared, hpte_pfn(*e))) /* raced: it was the last user */
+			arena_free(hm->arena, hpte_pfn(*e) << PAGE_SHIFT, 0, ARENA_USE_GUEST);
+		*e = hpte_make(copy >> PAGE_SHIFT, (*e & (HPTE_YOUNG | HPTE_DIRTY)) | HPTE_PRESENT |
+		                                       HPTE_WRITABLE);
+		copy = 0;
+	}
+	pthread_mutex_unlock(&hm->lock);
+	notify_end(hm, hva, hva + PAGE_SIZE, MMU_NOTIFY_COW);
+	pthread_mutex_unlock(&hm->ops_lock);
+	if (copy)
+		arena_free(hm->arena, copy, 0, ARENA_USE_GUEST);
+	return ret;
 }
 
 /* ---- listeners and statistics ------------------------------------------ */

@@ -68,7 +68,9 @@ int hostmem_unmap(struct hostmem *hm, hva_t hva, uint64_t size);
 
 /*
  * Resolve hva for a read or write access, faulting the page in if needed.
- * 0, -EFAULT (no mapping, or write to a read-only mapping), -ENOMEM.
+ * 0, -EFAULT (no mapping, or write to a read-only mapping), -ENOMEM, or
+ * -EAGAIN for a write to a merged page others still share: the caller drops
+ * its locks, calls hostmem_break_cow(hva) and tries again.
  */
 int hostmem_hva_to_pfn(struct hostmem *hm, hva_t hva, bool write, struct host_pfn *out);
 
@@ -100,6 +102,16 @@ bool hostmem_test_young(struct hostmem *hm, hva_t start, hva_t end);
 int hostmem_discard(struct hostmem *hm, hva_t start, hva_t end);
 int hostmem_swap_out(struct hostmem *hm, hva_t hva);
 int hostmem_migrate(struct hostmem *hm, hva_t hva, pfn_t *new_pfn);
+/*
+ * Page merging (KSM): if the pages at hva1 and hva2 hold the same bytes,
+ * map both to hva1's frame, read-only; a later write resolution
+ * (hostmem_hva_to_pfn with write) answers -EAGAIN while others share the
+ * frame, and hostmem_break_cow gives that page a private copy (firing
+ * MMU_NOTIFY_COW).  0; -EINVAL if the contents differ or hva1 == hva2;
+ * -EBUSY if either page is absent or huge-backed; -ENOMEM.
+ */
+int hostmem_merge(struct hostmem *hm, hva_t hva1, hva_t hva2);
+int hostmem_break_cow(struct hostmem *hm, hva_t hva);
 
 /* Register / unregister a listener; -EINVAL for NULL or a registered one. */
 int hostmem_notifier_register(struct hostmem *hm, struct mmu_notifier *mn);

@@ -14,8 +14,10 @@
  * The guest walk sets A/D in the gptes (SDM 4.8), as the hardware would
  * have done had it walked the guest's tables itself.
  */
+#include <errno.h>
 #include <string.h>
 
+#include "host/hostmem.h"
 #include "memslot.h"
 #include "mmu/mmu.h"
 #include "mmu/mmu_internal.h"
@@ -225,7 +227,13 @@ static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fa
 	unsigned access;
 	enum set_spte_result r;
 
-	if (smmu_x86_walk(v->cpu, v->model, &vm->gpa_ops_locked, f->gva, f->access, &w) != SMMU_WALK_OK) {
+	enum smmu_walk_outcome outcome =
+		smmu_x86_walk(v->cpu, v->model, &vm->gpa_ops_locked, f->gva, f->access, &w);
+
+	/* An A/D update met a merged page table: map nothing until it is unshared and walked again. */
+	if (unlikely(vm->cow_pending))
+		return MMU_FAULT_RETRY;
+	if (outcome != SMMU_WALK_OK) {
 		vm->stat.pf_guest++;
 		f->error_code = w.error_code;
 		return w.outcome == SMMU_WALK_GP ? MMU_FAULT_GP : MMU_FAULT_PF;
@@ -258,6 +266,8 @@ static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fa
 		return MMU_FAULT_MMIO;
 	case SET_SPTE_NOMEM:
 		return MMU_FAULT_ERROR;
+	case SET_SPTE_RETRY:
+		break;
 	}
 	return MMU_FAULT_RETRY;
 }
@@ -266,6 +276,8 @@ enum mmu_fault_action mmu_page_fault(struct mmu_vcpu *v, struct mmu_fault *f)
 {
 	struct mmu_vm *vm = v->vm;
 	enum mmu_fault_action act;
+	hva_t cow_hva;
+	bool cow;
 
 	if (mmu_topup_caches(v))
 		return MMU_FAULT_ERROR;
@@ -276,6 +288,17 @@ enum mmu_fault_action mmu_page_fault(struct mmu_vcpu *v, struct mmu_fault *f)
 	else
 		act = page_fault_locked(v, f);
 	mmu_audit_if_enabled(vm);
+	cow = vm->cow_pending;
+	cow_hva = vm->cow_hva;
+	vm->cow_pending = false;
 	pthread_mutex_unlock(&vm->mmu_lock);
+	/*
+	 * A write (the access, an A/D update, an emulated gpte write) met a
+	 * merged page.  Unsharing it is a host operation that notifies this
+	 * MMU, so it runs now, unlocked, and the whole access is retried
+	 * (KVM resolves write faults through get_user_pages outside mmu_lock).
+	 */
+	if (cow)
+		return hostmem_break_cow(vm->hm, cow_hva) == -ENOMEM ? MMU_FAULT_ERROR : MMU_FAULT_RETRY;
 	return act;
 }

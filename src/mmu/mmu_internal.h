@@ -175,6 +175,8 @@ struct mmu_vm {
 	uint64_t gfn_cache_gen;         /* memslot generation the cache is valid for */
 	struct mmu_notifier notifier;   /* registered on the host address space */
 	struct mmu_invalidate invalidate; /* KVM's mmu_invalidate_seq / _in_progress */
+	bool cow_pending;               /* a write met a merged page: break it after unlocking */
+	hva_t cow_hva;
 	/* Callbacks into the VM (TLB flushes of the software vCPUs). */
 	void (*flush_vcpu_tlb)(void *ctx, unsigned vcpu_id);
 	void *flush_ctx;
@@ -259,6 +261,7 @@ enum set_spte_result {
 	SET_SPTE_WRITE_PROTECTED, /* a write to a shadowed table: emulate */
 	SET_SPTE_MMIO,            /* no memslot: MMIO spte installed */
 	SET_SPTE_NOMEM,
+	SET_SPTE_RETRY,           /* the frame must be unshared first (cow_pending) */
 };
 enum set_spte_result mmu_set_spte(struct mmu_vcpu *v, struct sp *sp, uint64_t *sptep,
                                   const struct leaf_request *req);

@@ -113,6 +113,11 @@ static int resolve_locked(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bo
 	if (!slot)
 		slot = memslots_find(vm->slots, gfn);
 	r = resolve_slow(vm, slot, gfn, write, out);
+	if (r == -EAGAIN) {
+		/* A merged page: the copy fires the notifier, so it waits for mmu_lock's release. */
+		vm->cow_pending = true;
+		vm->cow_hva = memslot_gfn_to_hva(slot, gfn);
+	}
 	if (r || vm->invalidate.in_progress)
 		return r; /* never cache a translation an invalidation may be changing */
 	*e = (struct gfn_cache_entry){.gfn = gfn, .pfn = out->pfn, .level = (uint8_t)out->level,
@@ -137,11 +142,15 @@ static void *gpa_to_ptr(struct mmu_vm *vm, gpa_t gpa, unsigned size, bool write,
 
 	if ((gpa & ~PAGE_MASK) + size > PAGE_SIZE)
 		return NULL;
-	if (locked)
+	if (locked) {
 		r = resolve_locked(vm, NULL, gpa_to_gfn(gpa), write, &hp);
-	else
-		r = resolve_slow(vm, memslots_find(vm->slots, gpa_to_gfn(gpa)), gpa_to_gfn(gpa), write,
-		                 &hp);
+	} else {
+		struct memslot *slot = memslots_find(vm->slots, gpa_to_gfn(gpa));
+
+		r = resolve_slow(vm, slot, gpa_to_gfn(gpa), write, &hp);
+		if (r == -EAGAIN && !hostmem_break_cow(vm->hm, memslot_gfn_to_hva(slot, gpa_to_gfn(gpa))))
+			r = resolve_slow(vm, slot, gpa_to_gfn(gpa), write, &hp);
+	}
 	if (r || (write && !hp.writable))
 		return NULL;
 	return arena_hpa_to_ptr(vm->arena, (hp.pfn << PAGE_SHIFT) | (gpa & ~PAGE_MASK), size);

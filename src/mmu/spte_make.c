@@ -12,6 +12,8 @@
  *    unsync: writes to it must be seen (emulated) so the shadow follows.
  * A is set at once: the guest walker has just set A in the gpte.
  */
+#include <errno.h>
+
 #include "mmu/mmu_internal.h"
 #include "mmu/slot_iface.h"
 
@@ -58,7 +60,12 @@ enum set_spte_result mmu_set_spte(struct mmu_vcpu *v, struct sp *sp, uint64_t *s
 	unsigned flags = SPTE_MK_ACCESSED;
 	gfn_t base_gfn = req->gfn & ~((gfn_t)leaf_level_size_pages(req->level) - 1);
 
-	if (!slot || mmu_gfn_to_pfn(vm, slot, base_gfn, req->write_fault && !req->prefetch, &hp)) {
+	int r = slot ? mmu_gfn_to_pfn(vm, slot, base_gfn, req->write_fault && !req->prefetch, &hp)
+	             : -EFAULT;
+
+	if (r == -EAGAIN)
+		return SET_SPTE_RETRY;
+	if (r) {
 		spte = spte_make_mmio(req->gfn, access, mmu_memslots_generation(vm));
 		if (clear_old_spte(vm, sp, sptep, spte))
 			mmu_flush_remote_tlbs(vm);

@@ -445,6 +445,11 @@ static int run_vmm(struct executor *e, const struct trace_record *rec)
 		break;
 	case TRACE_HOST_AGE:
 		return run_host_age(e, rec);
+	case TRACE_HOST_MERGE:
+		/* Pages never touched or huge-backed are simply not merged, as KSM skips them. */
+		ret = smmu_vm_host_merge(e->vm, rec->op[0], rec->op[1]);
+		ret = ret == -EBUSY ? 0 : ret;
+		break;
 	default:
 		return fail(e, -EINVAL, rec->line, "%s is not supported yet",
 		            trace_kind_name(rec->kind) ? trace_kind_name(rec->kind) : "record");

@@ -14,9 +14,9 @@
  * is a malformed trace; a vCPU call answering SMMU_INVALID is an error.
  * VMM and host records run through the public API too: slot del/move/log,
  * `dirty` (compared with the slot's dirty log, which the fetch clears),
- * `host swap`, `host migrate` and `host age` (compared with the pages
- * accessed since the last age).  `host merge` is not supported yet and
- * stops the run with that message.
+ * `host swap`, `host migrate`, `host merge` (pages never touched are not
+ * merged; pages that differ make the trace malformed) and `host age`
+ * (compared with the pages accessed since the last age).
  */
 #ifndef SMMU_TRACE_EXECUTOR_H
 #define SMMU_TRACE_EXECUTOR_H
