@@ -665,6 +665,13 @@ int smmu_vm_audit(struct smmu_vm *vm, char *msg, size_t msglen)
 	return mmu_check(vm->mmu, msg, msglen);
 }
 
+int smmu_vm_write_dot(struct smmu_vm *vm, FILE *out)
+{
+	if (!vm || !out)
+		return -EINVAL;
+	return mmu_write_dot(vm->mmu, out);
+}
+
 const char *smmu_result_name(enum smmu_result r)
 {
 	static const char *const names[] = {"ok", "pf", "gp", "ud", "mmio", "emul_fail", "invalid"};

@@ -4,6 +4,9 @@
  * errors; the MMU audit runs after every operation.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <shadowmmu/shadowmmu.h>
 
@@ -81,6 +84,40 @@ static void test_trace_format_example_runs_as_specified(void)
 	smmu_vm_destroy(vm);
 }
 
+/* The DAG of the example's 4-level root: PML4 -> PDPT -> PD -> PT, one edge each. */
+static void test_dot_draws_the_root_and_its_chain_of_tables(void)
+{
+	struct smmu_vm *vm = new_vm();
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	REQUIRE(vm);
+	CHECK_EQ(smmu_vm_add_slot(vm, 0, 0, 16 << 20, 0), 0);
+	w8(vm, 0x1000, 0x2003);
+	w8(vm, 0x2000, 0x3003);
+	w8(vm, 0x3000, 0x4003);
+	w8(vm, 0x4000, 0x100003);
+	reg(vm, SMMU_REG_CR4, 0x20);
+	reg(vm, SMMU_REG_EFER, 0x100);
+	reg(vm, SMMU_REG_CR3, 0x1000);
+	reg(vm, SMMU_REG_CR0, 0x80000011);
+	CHECK_EQ(r8(vm, 0x10).result, SMMU_OK);
+	f = open_memstream(&text, &len);
+	REQUIRE(f);
+	CHECK_EQ(smmu_vm_write_dot(vm, f), 0);
+	fclose(f);
+	REQUIRE(text);
+	CHECK(strstr(text, "digraph shadow_pages") != NULL);
+	CHECK(strstr(text, "L4 gpt gfn 0x1") != NULL);
+	CHECK(strstr(text, "L3 gpt gfn 0x2") != NULL);
+	CHECK(strstr(text, "L2 gpt gfn 0x3") != NULL);
+	CHECK(strstr(text, "L1 gpt gfn 0x4") != NULL);
+	CHECK(strstr(text, "1 leaves") != NULL);
+	free(text);
+	smmu_vm_destroy(vm);
+}
+
 static void test_paging_off_reads_back_and_unbacked_gpa_is_mmio(void)
 {
 	struct smmu_vm *vm = new_vm();
@@ -127,6 +164,7 @@ static void test_slot_errors_change_nothing(void)
 int main(void)
 {
 	RUN(test_trace_format_example_runs_as_specified);
+	RUN(test_dot_draws_the_root_and_its_chain_of_tables);
 	RUN(test_paging_off_reads_back_and_unbacked_gpa_is_mmio);
 	RUN(test_read_only_slot_discards_writes);
 	RUN(test_slot_errors_change_nothing);

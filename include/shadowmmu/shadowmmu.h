@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include <shadowmmu/stats.h>
@@ -153,6 +154,12 @@ struct smmu_stats {
 int smmu_vm_get_stats(struct smmu_vm *vm, struct smmu_stats *out);
 /* Check every MMU invariant: 0, or -EUCLEAN with a description in msg. */
 int smmu_vm_audit(struct smmu_vm *vm, char *msg, size_t msglen);
+
+/*
+ * Write the shadow page DAG reachable from every vCPU's current and cached
+ * roots as a Graphviz digraph (`dot -Tsvg`).  0 or -EIO.
+ */
+int smmu_vm_write_dot(struct smmu_vm *vm, FILE *out);
 
 const char *smmu_result_name(enum smmu_result r);
 

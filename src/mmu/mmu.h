@@ -9,6 +9,8 @@
 
 #include <shadowmmu/x86.h>
 
+#include <stdio.h>
+
 #include "common.h"
 #include "mmu/stats.h"
 
@@ -78,6 +80,8 @@ void mmu_zap_all_sync(struct mmu_vm *vm);
 int mmu_get_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out);
 
 void mmu_get_stats(struct mmu_vm *vm, struct mmu_stats *st);
+/* The shadow page DAG of every vCPU's roots, as a Graphviz digraph. */
+int mmu_write_dot(struct mmu_vm *vm, FILE *out);
 /* Check every invariant; 0, or -EUCLEAN with a description in msg. */
 int mmu_check(struct mmu_vm *vm, char *msg, size_t msglen);
 
