@@ -354,6 +354,100 @@ int smmu_vm_set_slot_flags(struct smmu_vm *vm, unsigned id, unsigned flags)
 	return memslots_set_region(&vm->slots, &r);
 }
 
+int smmu_vm_get_dirty_log(struct smmu_vm *vm, unsigned id, uint64_t *bitmap, size_t words)
+{
+	struct memslot *s = vm && id < MEMSLOT_ID_LIMIT ? memslots_get(&vm->slots, id) : NULL;
+
+	if (!s || !bitmap || words < (s->npages + 63) / 64)
+		return -EINVAL;
+	return mmu_get_dirty_log(vm->mmu, id, bitmap);
+}
+
+/* The hva of every page of [gpa, gpa + size), or -EINVAL if one has no slot. */
+typedef int host_page_fn(struct smmu_vm *vm, hva_t hva, uint64_t index, void *arg);
+
+static int for_each_host_page(struct smmu_vm *vm, uint64_t gpa, uint64_t size, host_page_fn *fn,
+                              void *arg)
+{
+	if (!vm || !size || ((gpa | size) & ~PAGE_MASK) || gpa + size < gpa)
+		return -EINVAL;
+	for (uint64_t i = 0; i < size >> PAGE_SHIFT; i++)
+		if (!memslots_find(&vm->slots, gpa_to_gfn(gpa) + i))
+			return -EINVAL;
+	for (uint64_t i = 0; i < size >> PAGE_SHIFT; i++) {
+		gfn_t gfn = gpa_to_gfn(gpa) + i;
+		int r = fn(vm, memslot_gfn_to_hva(memslots_find(&vm->slots, gfn), gfn), i, arg);
+
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* -EBUSY from the host: a page never touched or huge-backed; nothing to do. */
+static int swap_page(struct smmu_vm *vm, hva_t hva, uint64_t index, void *arg)
+{
+	int r = hostmem_swap_out(vm->hm, hva);
+
+	(void)index;
+	(void)arg;
+	return r == -EBUSY ? 0 : r;
+}
+
+static int migrate_page(struct smmu_vm *vm, hva_t hva, uint64_t index, void *arg)
+{
+	int r = hostmem_migrate(vm->hm, hva, NULL);
+
+	(void)index;
+	(void)arg;
+	return r == -EBUSY ? 0 : r;
+}
+
+static int age_page(struct smmu_vm *vm, hva_t hva, uint64_t index, void *arg)
+{
+	uint64_t *bitmap = arg;
+
+	if (hostmem_clear_young(vm->hm, hva, hva + PAGE_SIZE))
+		bitmap[index / 64] |= 1ull << (index % 64);
+	return 0;
+}
+
+int smmu_vm_host_swap(struct smmu_vm *vm, uint64_t gpa, uint64_t size)
+{
+	return for_each_host_page(vm, gpa, size, swap_page, NULL);
+}
+
+int smmu_vm_host_migrate(struct smmu_vm *vm, uint64_t gpa, uint64_t size)
+{
+	return for_each_host_page(vm, gpa, size, migrate_page, NULL);
+}
+
+int smmu_vm_host_age(struct smmu_vm *vm, uint64_t gpa, uint64_t size, uint64_t *bitmap,
+                     size_t words)
+{
+	if (!bitmap || words < ((size >> PAGE_SHIFT) + 63) / 64)
+		return -EINVAL;
+	memset(bitmap, 0, words * sizeof(*bitmap));
+	return for_each_host_page(vm, gpa, size, age_page, bitmap);
+}
+
+int smmu_vm_get_slot(struct smmu_vm *vm, unsigned id, uint64_t *gpa, uint64_t *size,
+                     unsigned *flags)
+{
+	struct memslot *s = vm && id < MEMSLOT_ID_LIMIT ? memslots_get(&vm->slots, id) : NULL;
+
+	if (!s)
+		return -EINVAL;
+	if (gpa)
+		*gpa = gfn_to_gpa(s->base_gfn);
+	if (size)
+		*size = s->npages << PAGE_SHIFT;
+	if (flags)
+		*flags = ((s->flags & MEMSLOT_READONLY) ? SMMU_SLOT_READONLY : 0) |
+		         ((s->flags & MEMSLOT_LOG_DIRTY_PAGES) ? SMMU_SLOT_LOG_DIRTY : 0);
+	return 0;
+}
+
 void smmu_vm_zap_all(struct smmu_vm *vm)
 {
 	mmu_zap_all_fast(vm->mmu);

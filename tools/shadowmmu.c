@@ -1,33 +1,391 @@
 /*
- * shadowmmu.c - the command line tool.
+ * shadowmmu.c - the command line tool: run and check traces on the shadow
+ * MMU, convert traces between text and binary (docs/cli.md).
  *
- * Subcommands grow with the library; this first version knows its version
- * and its help.
+ * Exit status: 0 ok, 1 an expectation does not hold (or the MMU audit
+ * failed), 2 usage, malformed trace, I/O or resource error.
  */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <shadowmmu/shadowmmu.h>
+
+#include "trace/executor.h"
+#include "trace/trace.h"
+
+#define EXIT_MISMATCH 1
+#define EXIT_USAGE    2
+
+struct run_args {
+	const char *trace;
+	bool json;
+	struct exec_opts opts;
+};
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: shadowmmu <command> [options]\n"
 	             "\n"
 	             "commands:\n"
-	             "  version        print the version\n"
-	             "  help           this text\n");
+	             "  run TRACE [options]      run a trace, check expectations, print a summary\n"
+	             "  check TRACE [options]    exit 0 only if every expectation holds (quiet)\n"
+	             "  convert IN OUT [--binary|--text]   convert a trace (default: --binary)\n"
+	             "  version                  print the version\n"
+	             "  help                     this text\n"
+	             "\n"
+	             "`shadowmmu COMMAND --help` describes a command.\n");
+}
+
+static void usage_run(FILE *out, const char *cmd)
+{
+	fprintf(out,
+	        "usage: shadowmmu %s TRACE [options]\n"
+	        "\n"
+	        "Run TRACE (text or binary, '-' for stdin) on a shadow-MMU VM and check\n"
+	        "every `=> EXPECT`; stop at the first mismatch.%s\n"
+	        "\n"
+	        "options:\n"
+	        "  --no-unsync          never let shadow pages go unsync\n"
+	        "  --max-mmu-pages N    cap the number of shadow pages\n"
+	        "  --tlb SETSxWAYS      vCPU TLB geometry (default 64x4)\n"
+	        "  --audit              check every MMU invariant after each record\n"
+	        "  --arena-mb N         host memory reserved for the VM, MiB\n"
+	        "%s"
+	        "\n"
+	        "exit status: 0 ok, 1 expectation mismatch or audit failure,\n"
+	        "2 usage, malformed trace, I/O error\n",
+	        cmd, strcmp(cmd, "run") ? " Prints nothing unless it fails." : " Prints a summary.",
+	        strcmp(cmd, "run")
+	            ? ""
+	            : "  --json               print the summary as one JSON object\n");
+}
+
+static bool parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (!s || !*s || *s == '-')
+		return false;
+	errno = 0;
+	*v = strtoull(s, &end, 0);
+	return !errno && !*end;
+}
+
+static bool parse_tlb(const char *s, unsigned *sets, unsigned *ways)
+{
+	char *end;
+	unsigned long a, b;
+
+	if (!s)
+		return false;
+	a = strtoul(s, &end, 10);
+	if (end == s || (*end != 'x' && *end != 'X'))
+		return false;
+	s = end + 1;
+	b = strtoul(s, &end, 10);
+	if (end == s || *end || !a || !b || a > 1u << 20 || b > 1024)
+		return false;
+	*sets = (unsigned)a;
+	*ways = (unsigned)b;
+	return true;
+}
+
+/* Returns 0, or EXIT_USAGE after printing why; 1 (as -1) for --help. */
+static int parse_run_args(int argc, char **argv, const char *cmd, struct run_args *a)
+{
+	uint64_t v;
+
+	exec_opts_init(&a->opts);
+	for (int i = 0; i < argc; i++) {
+		const char *s = argv[i];
+		const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+			usage_run(stdout, cmd);
+			return -1;
+		} else if (!strcmp(s, "--json") && !strcmp(cmd, "run")) {
+			a->json = true;
+		} else if (!strcmp(s, "--no-unsync")) {
+			a->opts.unsync = false;
+		} else if (!strcmp(s, "--audit")) {
+			a->opts.audit = true;
+		} else if (!strcmp(s, "--max-mmu-pages") && parse_u64(next, &v) && v) {
+			a->opts.n_max_mmu_pages = v;
+			i++;
+		} else if (!strcmp(s, "--arena-mb") && parse_u64(next, &v) && v &&
+		           v < (1ull << 24)) {
+			a->opts.arena_bytes = v << 20;
+			i++;
+		} else if (!strcmp(s, "--tlb") &&
+		           parse_tlb(next, &a->opts.tlb_sets, &a->opts.tlb_ways)) {
+			i++;
+		} else if ((s[0] != '-' || !strcmp(s, "-")) && !a->trace) {
+			a->trace = s;
+		} else {
+			fprintf(stderr, "shadowmmu %s: bad option or argument '%s'\n", cmd, s);
+			usage_run(stderr, cmd);
+			return EXIT_USAGE;
+		}
+	}
+	if (!a->trace) {
+		fprintf(stderr, "shadowmmu %s: no trace given\n", cmd);
+		usage_run(stderr, cmd);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static FILE *open_in(const char *path)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+
+	if (!f)
+		fprintf(stderr, "shadowmmu: %s: %s\n", path, strerror(errno));
+	return f;
+}
+
+/* ---- summary ------------------------------------------------------------ */
+struct figure {
+	const char *name;
+	uint64_t value;
+};
+
+static size_t collect_stats(const struct smmu_stats *st, struct figure *f)
+{
+	size_t n = 0;
+
+#define SMMU_STAT_FIGURE(field) f[n++] = (struct figure){#field, st->field};
+	SMMU_MMU_STATS(SMMU_STAT_FIGURE)
+	SMMU_STAT_FIGURE(tlb_hits)
+	SMMU_STAT_FIGURE(tlb_misses)
+	SMMU_STAT_FIGURE(hw_walks)
+	SMMU_STAT_FIGURE(mmu_exits)
+	SMMU_STAT_FIGURE(mmio_reads)
+	SMMU_STAT_FIGURE(mmio_writes)
+	SMMU_STAT_FIGURE(shadow_pages)
+	SMMU_STAT_FIGURE(bytes_sp_headers)
+	SMMU_STAT_FIGURE(bytes_spt_frames)
+	SMMU_STAT_FIGURE(bytes_shadowed)
+	SMMU_STAT_FIGURE(bytes_rmap_desc)
+	SMMU_STAT_FIGURE(bytes_memslot_meta)
+	SMMU_STAT_FIGURE(bytes_guest_frames)
+	SMMU_STAT_FIGURE(guest_pages)
+#undef SMMU_STAT_FIGURE
+	return n;
+}
+
+static uint64_t metadata_bytes(const struct smmu_stats *st)
+{
+	return st->bytes_sp_headers + st->bytes_spt_frames + st->bytes_shadowed +
+	       st->bytes_rmap_desc + st->bytes_memslot_meta;
+}
+
+static double ratio(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 0.0;
+}
+
+static void print_text(const char *trace, const struct exec_counts *c, const struct smmu_stats *st)
+{
+	struct figure f[64];
+	size_t n = collect_stats(st, f);
+	uint64_t meta = metadata_bytes(st);
+
+	printf("trace            %s: all %" PRIu64 " expectations hold\n", trace, c->expectations);
+	printf("records          %" PRIu64 "\n", c->records);
+	printf("guest accesses   %" PRIu64 "\n", c->guest_accesses);
+	printf("guest faults     %" PRIu64 " (pf %" PRIu64 ", gp %" PRIu64 ", ud %" PRIu64 ")\n",
+	       c->guest_faults, c->pf, c->gp, c->ud);
+	printf("mmio accesses    %" PRIu64 "\n", c->mmio);
+	printf("mmu exits        %" PRIu64 "\n", st->mmu_exits);
+	printf("wall time        %.6f s (%.0f records/s)\n", c->seconds,
+	       c->seconds > 0 ? (double)c->records / c->seconds : 0.0);
+	printf("metadata bytes   %" PRIu64 " (%.1f per guest page, %.1f per shadow page)\n", meta,
+	       ratio(meta, st->guest_pages), ratio(meta, st->shadow_pages));
+	printf("counters:\n");
+	for (size_t i = 0; i < n; i++)
+		printf("  %-20s %" PRIu64 "\n", f[i].name, f[i].value);
+}
+
+static void print_json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void print_json(const char *trace, const struct exec_counts *c, const struct smmu_stats *st)
+{
+	struct figure f[64];
+	size_t n = collect_stats(st, f);
+	uint64_t meta = metadata_bytes(st);
+
+	printf("{\"trace\":");
+	print_json_string(trace);
+	printf(",\"ok\":true,\"expectations\":%" PRIu64 ",\"records\":%" PRIu64
+	       ",\"guest_accesses\":%" PRIu64 ",\"guest_faults\":%" PRIu64 ",\"pf\":%" PRIu64
+	       ",\"gp\":%" PRIu64 ",\"ud\":%" PRIu64 ",\"mmio\":%" PRIu64 ",\"seconds\":%.6f"
+	       ",\"records_per_second\":%.0f,\"metadata_bytes\":%" PRIu64
+	       ",\"metadata_bytes_per_guest_page\":%.3f,\"metadata_bytes_per_shadow_page\":%.3f"
+	       ",\"stats\":{",
+	       c->expectations, c->records, c->guest_accesses, c->guest_faults, c->pf, c->gp, c->ud,
+	       c->mmio, c->seconds, c->seconds > 0 ? (double)c->records / c->seconds : 0.0, meta,
+	       ratio(meta, st->guest_pages), ratio(meta, st->shadow_pages));
+	for (size_t i = 0; i < n; i++)
+		printf("%s\"%s\":%" PRIu64, i ? "," : "", f[i].name, f[i].value);
+	printf("}}\n");
+}
+
+static int exit_status(int err)
+{
+	return err == -EDOM || err == -EUCLEAN ? EXIT_MISMATCH : EXIT_USAGE;
+}
+
+/* run and check: the same run, different output. */
+static int cmd_run(int argc, char **argv, const char *cmd)
+{
+	struct run_args a = {0};
+	struct trace_reader *r = NULL;
+	struct executor *e = NULL;
+	struct smmu_stats st;
+	FILE *f;
+	int ret = parse_run_args(argc, argv, cmd, &a);
+
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	f = open_in(a.trace);
+	if (!f)
+		return EXIT_USAGE;
+	ret = exec_open_reader(&r, f, a.trace);
+	if (!ret)
+		ret = exec_create(&e, a.trace, &a.opts);
+	if (ret) {
+		fprintf(stderr, "shadowmmu: %s: %s\n", a.trace, strerror(-ret));
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	ret = exec_run(e, r);
+	if (ret) {
+		fprintf(stderr, "%s\n", exec_message(e));
+		ret = exit_status(ret);
+		goto out;
+	}
+	if (!strcmp(cmd, "run")) {
+		if (!exec_vm(e) || smmu_vm_get_stats(exec_vm(e), &st)) {
+			fprintf(stderr, "shadowmmu: cannot read the VM's statistics\n");
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		if (a.json)
+			print_json(a.trace, exec_counts(e), &st);
+		else
+			print_text(a.trace, exec_counts(e), &st);
+	}
+out:
+	exec_destroy(e);
+	trace_reader_close(r);
+	if (f != stdin)
+		fclose(f);
+	return ret;
+}
+
+static void usage_convert(FILE *out)
+{
+	fprintf(out, "usage: shadowmmu convert IN OUT [--binary|--text]\n"
+	             "\n"
+	             "Read IN (text or binary, detected; '-' for stdin) and write OUT ('-' for\n"
+	             "stdout) in the binary encoding (default) or the canonical text form.\n"
+	             "Every record is checked as `run` reads it (static rules only).\n"
+	             "exit status: 0 ok, 2 usage, malformed input, I/O error\n");
+}
+
+static int cmd_convert(int argc, char **argv)
+{
+	enum trace_format fmt = TRACE_FORMAT_BINARY;
+	const char *in = NULL, *outp = NULL;
+	struct trace_reader *r = NULL;
+	struct trace_writer *w = NULL;
+	FILE *fi, *fo;
+	int ret, ret2;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage_convert(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--binary")) {
+			fmt = TRACE_FORMAT_BINARY;
+		} else if (!strcmp(argv[i], "--text")) {
+			fmt = TRACE_FORMAT_TEXT;
+		} else if ((argv[i][0] != '-' || !strcmp(argv[i], "-")) && (!in || !outp)) {
+			*(in ? &outp : &in) = argv[i];
+		} else {
+			fprintf(stderr, "shadowmmu convert: bad argument '%s'\n", argv[i]);
+			usage_convert(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!in || !outp) {
+		usage_convert(stderr);
+		return EXIT_USAGE;
+	}
+	fi = open_in(in);
+	if (!fi)
+		return EXIT_USAGE;
+	fo = strcmp(outp, "-") ? fopen(outp, "wb") : stdout;
+	if (!fo) {
+		fprintf(stderr, "shadowmmu: %s: %s\n", outp, strerror(errno));
+		if (fi != stdin)
+			fclose(fi);
+		return EXIT_USAGE;
+	}
+	ret = trace_reader_open_file(&r, fi, in, NULL);
+	if (!ret)
+		ret = trace_writer_open(&w, fo, fmt);
+	if (!ret)
+		ret = trace_convert(r, w);
+	if (ret && r && trace_reader_error(r) && *trace_reader_error(r))
+		fprintf(stderr, "%s\n", trace_reader_error(r));
+	else if (ret)
+		fprintf(stderr, "shadowmmu convert: %s\n", strerror(-ret));
+	ret2 = w ? trace_writer_close(w) : 0;
+	if (!ret && ret2)
+		fprintf(stderr, "shadowmmu convert: %s: %s\n", outp, strerror(-ret2));
+	trace_reader_close(r);
+	if (fi != stdin)
+		fclose(fi);
+	if (fo != stdout && fclose(fo) && !ret && !ret2) {
+		fprintf(stderr, "shadowmmu convert: %s: %s\n", outp, strerror(errno));
+		ret2 = -EIO;
+	}
+	return ret || ret2 ? EXIT_USAGE : 0;
 }
 
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "-h")) {
-		usage(stdout);
-		return argc < 2 ? 2 : 0;
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : 0;
 	}
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("shadowmmu %s\n", SMMU_VERSION);
 		return 0;
 	}
+	if (!strcmp(argv[1], "run") || !strcmp(argv[1], "check"))
+		return cmd_run(argc - 2, argv + 2, argv[1]);
+	if (!strcmp(argv[1], "convert"))
+		return cmd_convert(argc - 2, argv + 2);
 	fprintf(stderr, "shadowmmu: unknown command '%s'\n", argv[1]);
 	usage(stderr);
-	return 2;
+	return EXIT_USAGE;
 }

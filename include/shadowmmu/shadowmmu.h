@@ -56,6 +56,33 @@ int smmu_vm_add_slot(struct smmu_vm *vm, unsigned id, uint64_t gpa, uint64_t siz
 int smmu_vm_delete_slot(struct smmu_vm *vm, unsigned id);
 int smmu_vm_move_slot(struct smmu_vm *vm, unsigned id, uint64_t new_gpa);
 int smmu_vm_set_slot_flags(struct smmu_vm *vm, unsigned id, unsigned flags);
+/* Slot `id`'s placement and SMMU_SLOT_* flags: 0 or -EINVAL (no such slot). */
+int smmu_vm_get_slot(struct smmu_vm *vm, unsigned id, uint64_t *gpa, uint64_t *size,
+                     unsigned *flags);
+/*
+ * Dirty logging (KVM_GET_DIRTY_LOG): copy slot `id`'s log into bitmap (bit i
+ * = slot page i written since the last fetch; `words` 64-bit words, at least
+ * (pages + 63) / 64) and clear it.  -EINVAL (no slot, short buffer), -ENOENT
+ * (logging off).
+ */
+int smmu_vm_get_dirty_log(struct smmu_vm *vm, unsigned id, uint64_t *bitmap, size_t words);
+
+/*
+ * Host memory operations on the pages backing [gpa, gpa + size) (4 KiB
+ * aligned, every page in a memslot, else -EINVAL).  Each reaches the MMU
+ * through its MMU notifier, as the host kernel's would reach KVM; none
+ * changes what the guest sees.
+ *   swap: the host reclaims the frames (contents kept in swap, brought back
+ *         on the next touch); migrate: contents move to new frames;
+ *   age:  test and clear the accessed state; bit i of bitmap = page i was
+ *         accessed (by the guest or the host) since the last age.
+ * Pages never touched, or backed by huge frames, are left alone.
+ */
+int smmu_vm_host_swap(struct smmu_vm *vm, uint64_t gpa, uint64_t size);
+int smmu_vm_host_migrate(struct smmu_vm *vm, uint64_t gpa, uint64_t size);
+int smmu_vm_host_age(struct smmu_vm *vm, uint64_t gpa, uint64_t size, uint64_t *bitmap,
+                     size_t words);
+
 /* Drop every shadow page (fast: generation bump). Guest-visible behaviour is unchanged. */
 void smmu_vm_zap_all(struct smmu_vm *vm);
 

@@ -438,6 +438,21 @@ int hostmem_hva_to_pfn(struct hostmem *hm, hva_t hva, bool write, struct host_pf
 	return ret;
 }
 
+int hostmem_peek_pfn(struct hostmem *hm, hva_t hva, pfn_t *pfn)
+{
+	struct hostmem_map *m;
+	int ret = -EFAULT;
+
+	pthread_mutex_lock(&hm->lock);
+	m = map_find(hm, hva);
+	if (m && (m->pte[(hva - m->start) >> PAGE_SHIFT] & HPTE_PRESENT)) {
+		*pfn = hpte_pfn(m->pte[(hva - m->start) >> PAGE_SHIFT]);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&hm->lock);
+	return ret;
+}
+
 /* Copy len bytes between buf and the space; the lock keeps frames in place. */
 static int hostmem_copy(struct hostmem *hm, hva_t hva, void *buf, uint64_t len, bool write)
 {

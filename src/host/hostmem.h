@@ -73,6 +73,11 @@ int hostmem_unmap(struct hostmem *hm, hva_t hva, uint64_t size);
 int hostmem_hva_to_pfn(struct hostmem *hm, hva_t hva, bool write, struct host_pfn *out);
 
 /* Copy to or from the space through hostmem_hva_to_pfn (may cross pages). */
+/*
+ * The frame hva maps now, without touching it (no fault-in, no young or
+ * dirty marking): for checkers.  0, or -EFAULT when unmapped or not present.
+ */
+int hostmem_peek_pfn(struct hostmem *hm, hva_t hva, pfn_t *pfn);
 int hostmem_read(struct hostmem *hm, hva_t hva, void *buf, uint64_t len);
 int hostmem_write(struct hostmem *hm, hva_t hva, const void *buf, uint64_t len);
 /* Record a write made behind hostmem's back (through a writable spte). */

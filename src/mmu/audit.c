@@ -19,6 +19,7 @@
 #include <stdlib.h>
 
 #include "host/arena.h"
+#include "host/hostmem.h"
 #include "memslot.h"
 #include "mmu/mmu_internal.h"
 #include "mmu/slot_iface.h"
@@ -59,7 +60,7 @@ static void audit_leaf(struct audit *a, struct sp *sp, unsigned i, uint64_t spte
 	gfn_t gfn = sp_get_gfn(sp, i);
 	struct memslot *slot = mmu_gfn_to_slot(vm, gfn);
 	struct rmap_head *head = slot ? mmu_slot_rmap(slot, gfn, sp->role.level) : NULL;
-	struct host_pfn hp;
+	pfn_t pfn;
 	hpa_t hpa = spte_to_hpa(spte);
 
 	a->leaves++;
@@ -71,10 +72,14 @@ static void audit_leaf(struct audit *a, struct sp *sp, unsigned i, uint64_t spte
 	if (!head || !pte_list_contains(head, &sp->spt[i]))
 		audit_fail(a, "A1: leaf spte for gfn %#llx level %u missing from its rmap",
 		           (unsigned long long)gfn, sp->role.level);
-	if (slot && !mmu_gfn_to_pfn(vm, slot, gfn, false, &hp) && hp.pfn != spte_to_pfn(spte))
+	/* A peek, not a resolution: checking must not fault pages in or age them. */
+	if (!slot || hostmem_peek_pfn(vm->hm, memslot_gfn_to_hva(slot, gfn), &pfn))
+		audit_fail(a, "A1: gfn %#llx mapped, but the host has no frame for it",
+		           (unsigned long long)gfn);
+	else if (pfn != spte_to_pfn(spte))
 		audit_fail(a, "A1: gfn %#llx mapped to pfn %#llx, host backs it with %#llx",
 		           (unsigned long long)gfn, (unsigned long long)spte_to_pfn(spte),
-		           (unsigned long long)hp.pfn);
+		           (unsigned long long)pfn);
 	if (is_writable_spte(spte) && gfn_has_synced_sp(vm, gfn))
 		audit_fail(a, "A3: writable spte maps write-protected guest table gfn %#llx",
 		           (unsigned long long)gfn);

@@ -16,6 +16,7 @@
  */
 #include <string.h>
 
+#include "memslot.h"
 #include "mmu/mmu.h"
 #include "mmu/mmu_internal.h"
 #include "mmu/root.h"
@@ -224,7 +225,7 @@ static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fa
 	unsigned access;
 	enum set_spte_result r;
 
-	if (smmu_x86_walk(v->cpu, v->model, &vm->gpa_ops, f->gva, f->access, &w) != SMMU_WALK_OK) {
+	if (smmu_x86_walk(v->cpu, v->model, &vm->gpa_ops_locked, f->gva, f->access, &w) != SMMU_WALK_OK) {
 		vm->stat.pf_guest++;
 		f->error_code = w.error_code;
 		return w.outcome == SMMU_WALK_GP ? MMU_FAULT_GP : MMU_FAULT_PF;
@@ -235,6 +236,11 @@ static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fa
 		vm->stat.pf_mmio++;
 		return MMU_FAULT_MMIO;
 	}
+	/* The host is changing this page right now: let the vCPU retry (KVM's mmu_invalidate_retry). */
+	if (unlikely(vm->invalidate.in_progress) &&
+	    mmu_invalidate_retry_hva(&vm->invalidate, vm->invalidate.seq,
+	                             memslot_gfn_to_hva(slot, gpa_to_gfn(w.gpa))))
+		return MMU_FAULT_RETRY;
 	access = leaf_access_for(v, &w, f, &emulate);
 	if (emulate)
 		return emulate_write(v, f);

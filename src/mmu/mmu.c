@@ -77,6 +77,10 @@ int mmu_vm_create(const struct mmu_vm_config *cfg, struct mmu_vm **out)
 	mmu_slab_init(&vm->sp_header_slab, "mmu_page_header", sizeof(struct sp));
 	mmu_slab_init(&vm->shadowed_slab, "shadowed_translation", SPTE_ENT_PER_PAGE * sizeof(uint64_t));
 	mmu_init_gpa_ops(vm);
+	if (vm->hm && mmu_notifier_attach(vm)) {
+		mmu_vm_destroy(vm);
+		return -ENOMEM;
+	}
 	*out = vm;
 	return 0;
 }
@@ -101,6 +105,8 @@ void mmu_vm_destroy(struct mmu_vm *vm)
 {
 	if (!vm)
 		return;
+	if (vm->notifier.ops)
+		mmu_notifier_detach(vm);
 	if (vm->hash) {
 		zap_everything(vm);
 		pthread_mutex_destroy(&vm->mmu_lock);

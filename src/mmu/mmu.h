@@ -70,6 +70,13 @@ void mmu_guest_tlb_flush(struct mmu_vcpu *v, bool all_roots);
 void mmu_zap_all_fast(struct mmu_vm *vm);
 void mmu_zap_all_sync(struct mmu_vm *vm);
 
+/*
+ * Dirty logging (KVM_GET_DIRTY_LOG): copy and clear slot `id`'s bitmap into
+ * out (npages bits), and write-protect the pages that were dirty so their
+ * next write is seen.  0, -EINVAL (no slot), -ENOENT (logging off).
+ */
+int mmu_get_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out);
+
 void mmu_get_stats(struct mmu_vm *vm, struct mmu_stats *st);
 /* Check every invariant; 0, or -EUCLEAN with a description in msg. */
 int mmu_check(struct mmu_vm *vm, char *msg, size_t msglen);

@@ -33,6 +33,7 @@
 #include <pthread.h>
 
 #include "common.h"
+#include "host/notifier.h"
 #include "mmu/list.h"
 #include "mmu/mmu_cache.h"
 #include "mmu/pte_list.h"
@@ -131,6 +132,23 @@ struct mmu_vcpu {
 	bool tlb_flush_pending;         /* flush this vCPU's TLB before the next access */
 };
 
+/*
+ * A small direct-mapped cache of gfn -> host frame, used under mmu_lock by
+ * the fault path (guest walks read up to five gptes per fault, each a
+ * memslot search and a host page lookup otherwise).  Emptied when the
+ * memslot generation moves and by every MMU-notifier invalidation, and not
+ * filled while one is in progress, so it never outlives the translation it
+ * caches (see notifier.c).
+ */
+#define GFN_CACHE_SIZE 256
+struct gfn_cache_entry {
+	gfn_t gfn;     /* INVALID_GFN: empty */
+	pfn_t pfn;
+	uint8_t level; /* host mapping level (1..3) */
+	bool writable; /* the host lets the MMU map it writable */
+	bool write_ok; /* resolved for a write: writes may use the frame */
+};
+
 /* Per-VM MMU state. */
 struct mmu_vm {
 	struct arena *arena;
@@ -151,7 +169,12 @@ struct mmu_vm {
 	bool unsync_enabled;            /* allow unsync pages (else always write-protect) */
 	bool audit;                     /* check every invariant after each operation */
 	struct mmu_stats stat;
-	struct smmu_gpa_ops gpa_ops;    /* guest memory for the guest walker */
+	struct smmu_gpa_ops gpa_ops;    /* guest memory for the vCPU (no mmu_lock held) */
+	struct smmu_gpa_ops gpa_ops_locked; /* the same for walks under mmu_lock (cached) */
+	struct gfn_cache_entry gfn_cache[GFN_CACHE_SIZE];
+	uint64_t gfn_cache_gen;         /* memslot generation the cache is valid for */
+	struct mmu_notifier notifier;   /* registered on the host address space */
+	struct mmu_invalidate invalidate; /* KVM's mmu_invalidate_seq / _in_progress */
 	/* Callbacks into the VM (TLB flushes of the software vCPUs). */
 	void (*flush_vcpu_tlb)(void *ctx, unsigned vcpu_id);
 	void *flush_ctx;
@@ -252,6 +275,11 @@ struct sp *mmu_get_sp(struct mmu_vcpu *v, gfn_t gfn, union sp_role role);
 void mmu_pte_write(struct mmu_vcpu *v, gpa_t gpa, unsigned bytes);
 int mmu_load_locked(struct mmu_vcpu *v);
 void mmu_reclaim_step(struct mmu_vm *vm);
+
+/* ---- notifier.c -------------------------------------------------------- */
+int mmu_notifier_attach(struct mmu_vm *vm);
+void mmu_notifier_detach(struct mmu_vm *vm);
+void mmu_gfn_cache_clear(struct mmu_vm *vm);
 
 /* ---- audit.c ------------------------------------------------------------ */
 int mmu_audit(struct mmu_vm *vm, char *msg, size_t msglen);

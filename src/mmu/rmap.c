@@ -9,6 +9,8 @@
  * Invariant: every present, non-MMIO leaf spte is in exactly one rmap: the
  * one of its gfn (from sp_get_gfn) at its sp's level; no other spte is.
  */
+#include "memslot.h"
+#include "mmu/mmu.h"
 #include "mmu/mmu_internal.h"
 #include "mmu/slot_iface.h"
 
@@ -105,6 +107,43 @@ bool rmap_write_protect_gfn(struct mmu_vm *vm, gfn_t gfn)
 		}
 	}
 	return flush;
+}
+
+/* Take W away from the 4 KiB sptes mapping gfn; true if a TLB flush is needed. */
+static bool rmap_clear_writable(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn)
+{
+	struct rmap_head *head = mmu_slot_rmap(slot, gfn, 1);
+	struct pte_list_iter it;
+	uint64_t *sptep;
+	bool flush = false;
+
+	(void)vm;
+	for_each_pte_list_entry(head, &it, sptep) {
+		if (is_writable_spte(*sptep)) {
+			__atomic_fetch_and(sptep, ~(uint64_t)SPTE_RW, __ATOMIC_SEQ_CST);
+			flush = true;
+		}
+	}
+	return flush;
+}
+
+int mmu_get_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out)
+{
+	struct memslot *slot;
+	bool flush = false;
+	int r;
+
+	pthread_mutex_lock(&vm->mmu_lock);
+	slot = memslots_get(vm->slots, id);
+	r = memslots_get_dirty_log(vm->slots, id, out);
+	for (uint64_t i = 0; !r && i < slot->npages; i++)
+		if (out[i / 64] & (1ull << (i % 64)))
+			flush |= rmap_clear_writable(vm, slot, slot->base_gfn + i);
+	if (flush)
+		mmu_flush_remote_tlbs(vm);
+	mmu_audit_if_enabled(vm);
+	pthread_mutex_unlock(&vm->mmu_lock);
+	return r;
 }
 
 /* True if a valid shadow page shadows gfn as a guest page table. */

@@ -33,10 +33,24 @@ bool mmu_slot_readonly(const struct memslot *slot)
 	return slot->flags & MEMSLOT_READONLY;
 }
 
+bool mmu_slot_dirty_logging(const struct memslot *slot)
+{
+	return slot->dirty_bitmap != NULL;
+}
+
+void mmu_slot_mark_dirty(struct memslot *slot, gfn_t gfn)
+{
+	if (slot->dirty_bitmap)
+		memslot_mark_dirty(slot, gfn);
+}
+
 uint64_t mmu_memslots_generation(struct mmu_vm *vm)
 {
 	return memslots_generation(vm->slots);
 }
+
+static int resolve_locked(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool write,
+                          struct host_pfn *out);
 
 /*
  * A leaf may map `level` only if the whole large page lies in the slot, no
@@ -47,22 +61,31 @@ unsigned mmu_max_mapping_level(struct mmu_vm *vm, struct memslot *slot, gfn_t gf
                                unsigned max_level)
 {
 	struct host_pfn hp;
-	unsigned level = max_level;
+	unsigned level = mmu_slot_dirty_logging(slot) ? 1 : max_level; /* log at 4 KiB granularity */
 
-	if (level > 1 && hostmem_hva_to_pfn(vm->hm, memslot_gfn_to_hva(slot, gfn), false, &hp) == 0 &&
-	    (unsigned)hp.level < level)
+	if (level > 1 && resolve_locked(vm, slot, gfn, false, &hp) == 0 && (unsigned)hp.level < level)
 		level = (unsigned)hp.level;
 	while (level > 1 && memslot_lpage_disallowed(slot, gfn, (int)level))
 		level--;
 	return level ? level : 1;
 }
 
-int mmu_gfn_to_pfn(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool write,
-                   struct host_pfn *out)
+void mmu_gfn_cache_clear(struct mmu_vm *vm)
+{
+	for (unsigned i = 0; i < GFN_CACHE_SIZE; i++)
+		vm->gfn_cache[i].gfn = INVALID_GFN;
+	vm->gfn_cache_gen = memslots_generation(vm->slots);
+}
+
+/* The uncached resolution: memslot, then the host page (KVM's __gfn_to_pfn_memslot). */
+static int resolve_slow(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool write,
+                        struct host_pfn *out)
 {
 	int r;
 
-	if (!memslot_contains(slot, gfn))
+	if (!slot || !memslot_contains(slot, gfn))
+		return -EFAULT;
+	if (write && (slot->flags & MEMSLOT_READONLY))
 		return -EFAULT;
 	r = hostmem_hva_to_pfn(vm->hm, memslot_gfn_to_hva(slot, gfn), write, out);
 	if (r)
@@ -72,63 +95,115 @@ int mmu_gfn_to_pfn(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool writ
 	return 0;
 }
 
-/* Host pointer to guest bytes [gpa, gpa + size) within one page, or NULL. */
-static void *gpa_to_ptr(struct mmu_vm *vm, gpa_t gpa, unsigned size, bool write)
+/* gfn -> host frame under mmu_lock, through the cache. */
+static int resolve_locked(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool write,
+                          struct host_pfn *out)
 {
-	struct memslot *slot = memslots_find(vm->slots, gpa_to_gfn(gpa));
-	struct host_pfn hp;
+	struct gfn_cache_entry *e = &vm->gfn_cache[gfn % GFN_CACHE_SIZE];
+	int r;
 
-	if (!slot || (write && (slot->flags & MEMSLOT_READONLY)))
-		return NULL;
+	if (unlikely(vm->gfn_cache_gen != memslots_generation(vm->slots)))
+		mmu_gfn_cache_clear(vm);
+	if (e->gfn == gfn && (!write || e->write_ok)) {
+		out->pfn = e->pfn;
+		out->level = e->level;
+		out->writable = e->writable;
+		return 0;
+	}
+	if (!slot)
+		slot = memslots_find(vm->slots, gfn);
+	r = resolve_slow(vm, slot, gfn, write, out);
+	if (r || vm->invalidate.in_progress)
+		return r; /* never cache a translation an invalidation may be changing */
+	*e = (struct gfn_cache_entry){.gfn = gfn, .pfn = out->pfn, .level = (uint8_t)out->level,
+	                              .writable = out->writable,
+	                              .write_ok = write && out->writable};
+	return 0;
+}
+
+int mmu_gfn_to_pfn(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool write,
+                   struct host_pfn *out)
+{
+	if (!memslot_contains(slot, gfn))
+		return -EFAULT;
+	return resolve_locked(vm, slot, gfn, write, out);
+}
+
+/* Host pointer to guest bytes [gpa, gpa + size) within one page, or NULL. */
+static void *gpa_to_ptr(struct mmu_vm *vm, gpa_t gpa, unsigned size, bool write, bool locked)
+{
+	struct host_pfn hp;
+	int r;
+
 	if ((gpa & ~PAGE_MASK) + size > PAGE_SIZE)
 		return NULL;
-	if (hostmem_hva_to_pfn(vm->hm, memslot_gfn_to_hva(slot, gpa_to_gfn(gpa)), write, &hp))
-		return NULL;
-	if (write && !hp.writable)
+	if (locked)
+		r = resolve_locked(vm, NULL, gpa_to_gfn(gpa), write, &hp);
+	else
+		r = resolve_slow(vm, memslots_find(vm->slots, gpa_to_gfn(gpa)), gpa_to_gfn(gpa), write,
+		                 &hp);
+	if (r || (write && !hp.writable))
 		return NULL;
 	return arena_hpa_to_ptr(vm->arena, (hp.pfn << PAGE_SHIFT) | (gpa & ~PAGE_MASK), size);
 }
 
-int mmu_read_guest(struct mmu_vm *vm, gpa_t gpa, unsigned size, uint64_t *val)
+static void mark_dirty(struct mmu_vm *vm, gpa_t gpa)
 {
-	uint8_t *p = gpa_to_ptr(vm, gpa, size, false);
+	struct memslot *slot = memslots_find(vm->slots, gpa_to_gfn(gpa));
+
+	if (slot && slot->dirty_bitmap)
+		memslot_mark_dirty(slot, gpa_to_gfn(gpa));
+}
+
+static int read_guest(struct mmu_vm *vm, gpa_t gpa, unsigned size, uint64_t *val, bool locked)
+{
+	uint8_t *p = size <= 8 ? gpa_to_ptr(vm, gpa, size, false, locked) : NULL;
 	uint64_t v = 0;
 
-	if (!p || size > 8)
+	if (!p)
 		return -EFAULT;
+	if (size == 8 && !(gpa & 7)) {
+		*val = __atomic_load_n((uint64_t *)p, __ATOMIC_RELAXED);
+		return 0;
+	}
+	if (size == 4 && !(gpa & 3)) {
+		*val = __atomic_load_n((uint32_t *)p, __ATOMIC_RELAXED);
+		return 0;
+	}
 	for (unsigned i = 0; i < size; i++)
 		v |= (uint64_t)__atomic_load_n(&p[i], __ATOMIC_RELAXED) << (8 * i);
 	*val = v;
 	return 0;
 }
 
+/*
+ * Guest memory may change under us (another vCPU), so reads are single
+ * atomic loads where the size and alignment allow (gptes always do), as a
+ * hardware walker reads an entry in one access.  mmu_read_guest and
+ * mmu_write_guest are for callers holding mmu_lock.
+ */
+int mmu_read_guest(struct mmu_vm *vm, gpa_t gpa, unsigned size, uint64_t *val)
+{
+	return read_guest(vm, gpa, size, val, true);
+}
+
 int mmu_write_guest(struct mmu_vm *vm, gpa_t gpa, unsigned size, uint64_t val)
 {
-	uint8_t *p = gpa_to_ptr(vm, gpa, size, true);
-	struct memslot *slot;
+	uint8_t *p = size <= 8 ? gpa_to_ptr(vm, gpa, size, true, true) : NULL;
 
-	if (!p || size > 8)
+	if (!p)
 		return -EFAULT;
 	for (unsigned i = 0; i < size; i++)
 		__atomic_store_n(&p[i], (uint8_t)(val >> (8 * i)), __ATOMIC_RELAXED);
-	slot = memslots_find(vm->slots, gpa_to_gfn(gpa));
-	if (slot && slot->dirty_bitmap)
-		memslot_mark_dirty(slot, gpa_to_gfn(gpa));
+	mark_dirty(vm, gpa);
 	return 0;
 }
 
-/* ---- guest memory for the guest walker (struct smmu_gpa_ops) ------------ */
-static int walker_read(void *ctx, uint64_t gpa, unsigned size, uint64_t *val)
-{
-	return mmu_read_guest(ctx, gpa, size, val);
-}
-
 /* A/D updates: compare-and-exchange on the guest's page (SDM 4.8). */
-static int walker_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, uint64_t new_val)
+static int cmpxchg_guest(struct mmu_vm *vm, uint64_t gpa, unsigned size, uint64_t old,
+                         uint64_t new_val, bool locked)
 {
-	struct mmu_vm *vm = ctx;
-	void *p = gpa_to_ptr(vm, gpa, size, true);
-	struct memslot *slot;
+	void *p = gpa_to_ptr(vm, gpa, size, true, locked);
 	bool ok;
 
 	if (!p || (gpa & (size - 1)))
@@ -146,16 +221,37 @@ static int walker_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, 
 	}
 	if (!ok)
 		return 1;
-	slot = memslots_find(vm->slots, gpa_to_gfn(gpa));
-	if (slot && slot->dirty_bitmap)
-		memslot_mark_dirty(slot, gpa_to_gfn(gpa));
+	mark_dirty(vm, gpa);
 	return 0;
+}
+
+/* ---- guest memory for the guest walker (struct smmu_gpa_ops) ------------ */
+static int walker_read(void *ctx, uint64_t gpa, unsigned size, uint64_t *val)
+{
+	return read_guest(ctx, gpa, size, val, false);
+}
+
+static int walker_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, uint64_t new_val)
+{
+	return cmpxchg_guest(ctx, gpa, size, old, new_val, false);
+}
+
+static int walker_read_locked(void *ctx, uint64_t gpa, unsigned size, uint64_t *val)
+{
+	return read_guest(ctx, gpa, size, val, true);
+}
+
+static int walker_cmpxchg_locked(void *ctx, uint64_t gpa, unsigned size, uint64_t old,
+                                 uint64_t new_val)
+{
+	return cmpxchg_guest(ctx, gpa, size, old, new_val, true);
 }
 
 void mmu_init_gpa_ops(struct mmu_vm *vm);
 void mmu_init_gpa_ops(struct mmu_vm *vm)
 {
-	vm->gpa_ops.read = walker_read;
-	vm->gpa_ops.cmpxchg = walker_cmpxchg;
-	vm->gpa_ops.ctx = vm;
+	vm->gpa_ops = (struct smmu_gpa_ops){.read = walker_read, .cmpxchg = walker_cmpxchg, .ctx = vm};
+	vm->gpa_ops_locked = (struct smmu_gpa_ops){
+		.read = walker_read_locked, .cmpxchg = walker_cmpxchg_locked, .ctx = vm};
+	mmu_gfn_cache_clear(vm);
 }

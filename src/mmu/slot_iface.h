@@ -14,6 +14,8 @@ struct memslot *mmu_gfn_to_slot(struct mmu_vm *vm, gfn_t gfn);
 struct rmap_head *mmu_slot_rmap(struct memslot *slot, gfn_t gfn, unsigned level);
 void mmu_slot_disallow_lpage(struct memslot *slot, gfn_t gfn, int delta);
 bool mmu_slot_readonly(const struct memslot *slot);
+bool mmu_slot_dirty_logging(const struct memslot *slot);
+void mmu_slot_mark_dirty(struct memslot *slot, gfn_t gfn);
 
 /* The largest level (1..3) a leaf for gfn may use given slot bounds and tracking. */
 unsigned mmu_max_mapping_level(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn,

@@ -58,7 +58,7 @@ enum set_spte_result mmu_set_spte(struct mmu_vcpu *v, struct sp *sp, uint64_t *s
 	unsigned flags = SPTE_MK_ACCESSED;
 	gfn_t base_gfn = req->gfn & ~((gfn_t)leaf_level_size_pages(req->level) - 1);
 
-	if (!slot || mmu_gfn_to_pfn(vm, slot, base_gfn, req->write_fault, &hp)) {
+	if (!slot || mmu_gfn_to_pfn(vm, slot, base_gfn, req->write_fault && !req->prefetch, &hp)) {
 		spte = spte_make_mmio(req->gfn, access, mmu_memslots_generation(vm));
 		if (clear_old_spte(vm, sp, sptep, spte))
 			mmu_flush_remote_tlbs(vm);
@@ -66,15 +66,27 @@ enum set_spte_result mmu_set_spte(struct mmu_vcpu *v, struct sp *sp, uint64_t *s
 		sp_set_shadowed(sp, idx, req->gfn, access);
 		return SET_SPTE_MMIO;
 	}
+	/* A prefetch resolves the frame for reading only: map it read-only. */
+	if (req->prefetch)
+		hp.writable = false;
 	if (!req->gpte_dirty || !hp.writable || mmu_slot_readonly(slot))
+		access &= ~SMMU_ACC_W;
+	/*
+	 * Dirty logging: a page is writable only after a write fault, which
+	 * logs it; after the log is fetched it is write-protected again
+	 * (KVM's mark_page_dirty / kvm_mmu_slot_remove_write_access).
+	 */
+	if (mmu_slot_dirty_logging(slot) && !req->write_fault)
 		access &= ~SMMU_ACC_W;
 	if ((access & SMMU_ACC_W) && !may_map_writable(v, req)) {
 		access &= ~SMMU_ACC_W;
 		if (req->write_fault)
 			ret = SET_SPTE_WRITE_PROTECTED;
 	}
-	if (req->write_fault && (access & SMMU_ACC_W))
+	if (req->write_fault && (access & SMMU_ACC_W)) {
 		flags |= SPTE_MK_DIRTY;
+		mmu_slot_mark_dirty(slot, base_gfn);
+	}
 	spte = spte_make_leaf((hpa_t)hp.pfn << PAGE_SHIFT, req->level, access, req->pkey, flags);
 
 	if (clear_old_spte(vm, sp, sptep, spte)) {

@@ -1,0 +1,566 @@
+/*
+ * executor.c - run trace records on a VM and check their expectations
+ * (shared/trace-format.md is the authority on what a guest must observe).
+ *
+ * Invariants: the VM exists iff a non-setup record was run (or exec_vm()
+ * asked for it); after the first error `err` is non-zero and sticky, so a
+ * caller can never run past a mismatch.  Only the public API is used, so the
+ * executor measures the library as any other embedder would see it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "trace/executor.h"
+
+struct executor {
+	const char *name;
+	struct exec_opts opts;
+	struct smmu_vm_config cfg;
+	struct smmu_vm *vm;
+	struct exec_counts counts;
+	int err;
+	char msg[512];
+};
+
+void exec_opts_init(struct exec_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->unsync = true;
+}
+
+int exec_create(struct executor **out, const char *name, const struct exec_opts *opts)
+{
+	struct executor *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	e->name = name ? name : "trace";
+	if (opts)
+		e->opts = *opts;
+	else
+		exec_opts_init(&e->opts);
+	smmu_vm_config_default(&e->cfg);
+	*out = e;
+	return 0;
+}
+
+void exec_destroy(struct executor *e)
+{
+	if (!e)
+		return;
+	smmu_vm_destroy(e->vm);
+	free(e);
+}
+
+static int fail(struct executor *e, int err, uint64_t line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Record the first error: "NAME:LINE: message". */
+static int fail(struct executor *e, int err, uint64_t line, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(e->msg, sizeof(e->msg), "%s:%" PRIu64 ": ", e->name, line);
+
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(e->msg))
+		vsnprintf(e->msg + n, sizeof(e->msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	e->err = err;
+	return err;
+}
+
+/* The VM takes the configuration the set-up records built, with the run's MMU knobs. */
+static int ensure_vm(struct executor *e, uint64_t line)
+{
+	int ret;
+
+	if (e->vm)
+		return 0;
+	e->cfg.unsync = e->opts.unsync;
+	e->cfg.audit = false; /* the executor audits between records itself */
+	if (e->opts.n_max_mmu_pages)
+		e->cfg.n_max_mmu_pages = e->opts.n_max_mmu_pages;
+	if (e->opts.arena_bytes)
+		e->cfg.arena_bytes = e->opts.arena_bytes;
+	e->cfg.tlb_sets = e->opts.tlb_sets;
+	e->cfg.tlb_ways = e->opts.tlb_ways;
+	ret = smmu_vm_create(&e->cfg, &e->vm);
+	if (ret)
+		return fail(e, ret == -ENOMEM ? -ENOMEM : -EINVAL, line, "cannot create the VM: %s",
+		            strerror(-ret));
+	return 0;
+}
+
+/* "ok", "pf 0x5", "value 0x12", "mmio (value 0xff)": what the guest observed. */
+static void describe_outcome(const struct smmu_outcome *o, bool read, char *buf, size_t len)
+{
+	switch (o->result) {
+	case SMMU_OK:
+		if (read)
+			snprintf(buf, len, "value 0x%" PRIx64, o->value);
+		else
+			snprintf(buf, len, "ok");
+		break;
+	case SMMU_PF:
+		snprintf(buf, len, "pf 0x%" PRIx32, o->error_code);
+		break;
+	case SMMU_MMIO:
+		if (read)
+			snprintf(buf, len, "mmio (value 0x%" PRIx64 ")", o->value);
+		else
+			snprintf(buf, len, "mmio (ok)");
+		break;
+	default:
+		snprintf(buf, len, "%s", smmu_result_name(o->result));
+		break;
+	}
+}
+
+static void describe_expect(const struct trace_expect *x, char *buf, size_t len)
+{
+	switch (x->kind) {
+	case TRACE_EXPECT_VALUE:
+		snprintf(buf, len, "value 0x%" PRIx64, x->value);
+		break;
+	case TRACE_EXPECT_OK:
+		snprintf(buf, len, "ok");
+		break;
+	case TRACE_EXPECT_PF:
+		snprintf(buf, len, "pf 0x%" PRIx64, x->value);
+		break;
+	case TRACE_EXPECT_GP:
+		snprintf(buf, len, "gp");
+		break;
+	case TRACE_EXPECT_UD:
+		snprintf(buf, len, "ud");
+		break;
+	default:
+		snprintf(buf, len, "(unsupported expectation)");
+		break;
+	}
+}
+
+static bool outcome_matches(const struct trace_expect *x, const struct smmu_outcome *o)
+{
+	bool done = o->result == SMMU_OK || o->result == SMMU_MMIO;
+
+	switch (x->kind) {
+	case TRACE_EXPECT_VALUE:
+		return done && o->value == x->value;
+	case TRACE_EXPECT_OK:
+		return done;
+	case TRACE_EXPECT_PF:
+		return o->result == SMMU_PF && o->error_code == x->value;
+	case TRACE_EXPECT_GP:
+		return o->result == SMMU_GP;
+	case TRACE_EXPECT_UD:
+		return o->result == SMMU_UD;
+	default:
+		return false;
+	}
+}
+
+/* Count what the guest saw, refuse API-level errors, then check `=> EXPECT`. */
+static int check_outcome(struct executor *e, const struct trace_record *rec,
+                         const struct smmu_outcome *o)
+{
+	char want[64], got[64];
+	bool read = rec->kind == TRACE_READ || rec->kind == TRACE_FETCH;
+
+	e->counts.pf += o->result == SMMU_PF;
+	e->counts.gp += o->result == SMMU_GP;
+	e->counts.ud += o->result == SMMU_UD;
+	e->counts.mmio += o->result == SMMU_MMIO;
+	e->counts.guest_faults = e->counts.pf + e->counts.gp + e->counts.ud;
+	if (o->result == SMMU_INVALID)
+		return fail(e, -EINVAL, rec->line, "malformed %s: the vCPU refused it as invalid",
+		            trace_kind_name(rec->kind));
+	if (o->result == SMMU_EMUL_FAIL)
+		return fail(e, -ENOMEM, rec->line, "%s: the MMU could not complete the access",
+		            trace_kind_name(rec->kind));
+	if (rec->expect.kind == TRACE_EXPECT_NONE)
+		return 0;
+	e->counts.expectations++;
+	if (outcome_matches(&rec->expect, o))
+		return 0;
+	describe_expect(&rec->expect, want, sizeof(want));
+	describe_outcome(o, read, got, sizeof(got));
+	return fail(e, -EDOM, rec->line, "%s: expected %s, observed %s", trace_kind_name(rec->kind),
+	            want, got);
+}
+
+/* SDM Vol. 3A 3.3.7 / trace-format.md: outside IA-32e mode a linear address is 32 bits. */
+static int check_gva(struct executor *e, const struct trace_record *rec, uint64_t gva)
+{
+	struct smmu_cpu_state s;
+
+	if (gva <= UINT32_MAX)
+		return 0;
+	if (smmu_vcpu_get_state(e->vm, rec->vcpu, &s))
+		return fail(e, -EINVAL, rec->line, "vCPU %" PRIu32 " does not exist", rec->vcpu);
+	if (s.efer & X86_EFER_LMA)
+		return 0;
+	return fail(e, -EINVAL, rec->line,
+	            "malformed trace: GVA 0x%" PRIx64 " is wider than 32 bits outside IA-32e mode",
+	            gva);
+}
+
+static int run_access(struct executor *e, const struct trace_record *rec)
+{
+	struct smmu_outcome o = {0};
+	uint64_t gva =
+	    rec->kind == TRACE_FETCH || rec->kind == TRACE_INVLPG ? rec->op[0] : rec->op[1];
+	int ret = check_gva(e, rec, gva);
+
+	if (ret)
+		return ret;
+	switch (rec->kind) {
+	case TRACE_READ:
+		ret = smmu_vcpu_read(e->vm, rec->vcpu, gva, (unsigned)rec->op[0], &o);
+		break;
+	case TRACE_WRITE:
+		ret = smmu_vcpu_write(e->vm, rec->vcpu, gva, (unsigned)rec->op[0], rec->op[2], &o);
+		break;
+	case TRACE_FETCH:
+		ret = smmu_vcpu_fetch(e->vm, rec->vcpu, gva, &o);
+		break;
+	default:
+		ret = smmu_vcpu_invlpg(e->vm, rec->vcpu, gva, &o);
+		break;
+	}
+	if (ret)
+		return fail(e, -EINVAL, rec->line, "%s: %s", trace_kind_name(rec->kind),
+		            strerror(-ret));
+	e->counts.guest_accesses += rec->kind != TRACE_INVLPG;
+	return check_outcome(e, rec, &o);
+}
+
+static int run_write_reg(struct executor *e, const struct trace_record *rec)
+{
+	struct smmu_outcome o = {0};
+	enum smmu_reg reg = (enum smmu_reg)(SMMU_REG_CR0 + (rec->kind - TRACE_CR0));
+	int ret = smmu_vcpu_write_reg(e->vm, rec->vcpu, reg, rec->op[0], &o);
+
+	if (ret)
+		return fail(e, -EINVAL, rec->line, "%s: %s", trace_kind_name(rec->kind),
+		            strerror(-ret));
+	return check_outcome(e, rec, &o);
+}
+
+/* Records run by one vCPU. */
+static int run_guest(struct executor *e, const struct trace_record *rec)
+{
+	int ret = 0;
+
+	e->counts.guest_records++;
+	switch (rec->kind) {
+	case TRACE_CR0:
+	case TRACE_CR3:
+	case TRACE_CR4:
+	case TRACE_EFER:
+	case TRACE_PKRU:
+		return run_write_reg(e, rec);
+	case TRACE_CPL:
+		ret = smmu_vcpu_set_cpl(e->vm, rec->vcpu, (unsigned)rec->op[0]);
+		break;
+	case TRACE_AC:
+		ret = smmu_vcpu_set_ac(e->vm, rec->vcpu, rec->op[0] != 0);
+		break;
+	case TRACE_FLUSH:
+		ret = smmu_vcpu_flush(e->vm, rec->vcpu);
+		break;
+	default:
+		return run_access(e, rec);
+	}
+	if (ret)
+		return fail(e, -EINVAL, rec->line, "%s: %s", trace_kind_name(rec->kind),
+		            strerror(-ret));
+	return 0;
+}
+
+static int run_slot(struct executor *e, const struct trace_record *rec)
+{
+	unsigned flags = 0;
+	int ret;
+
+	if (rec->op[3] & TRACE_SLOTF_RO)
+		flags |= SMMU_SLOT_READONLY;
+	if (rec->op[3] & TRACE_SLOTF_LOG)
+		flags |= SMMU_SLOT_LOG_DIRTY;
+	if (rec->op[0] > UINT32_MAX)
+		return fail(e, -EINVAL, rec->line, "slot ID %" PRIu64 " out of range", rec->op[0]);
+	ret = smmu_vm_add_slot(e->vm, (unsigned)rec->op[0], rec->op[1], rec->op[2], flags);
+	if (ret == -ENOMEM)
+		return fail(e, ret, rec->line, "slot %" PRIu64 ": out of memory", rec->op[0]);
+	if (ret)
+		return fail(e, -EINVAL, rec->line, "malformed trace: slot %" PRIu64 " refused: %s",
+		            rec->op[0],
+		            ret == -EEXIST ? "ID in use or overlapping" : strerror(-ret));
+	return 0;
+}
+
+/* ---- VMM and host records ------------------------------------------------ */
+
+static int vmm_error(struct executor *e, const struct trace_record *rec, int ret)
+{
+	if (ret == -ENOMEM)
+		return fail(e, ret, rec->line, "%s: out of memory", trace_kind_name(rec->kind));
+	return fail(e, -EINVAL, rec->line, "malformed trace: %s refused: %s",
+	            trace_kind_name(rec->kind), strerror(-ret));
+}
+
+static bool bit_set(const uint64_t *map, uint64_t i)
+{
+	return map[i / 64] & (1ull << (i % 64));
+}
+
+static bool in_ranges(const struct trace_expect *x, uint64_t i)
+{
+	for (size_t r = 0; r < x->nr_ranges; r++)
+		if (i >= x->ranges[r].first && i <= x->ranges[r].last)
+			return true;
+	return false;
+}
+
+/* Write a page-index set as the trace format spells it: "1,3-5", or "-". */
+static void format_set(const uint64_t *map, uint64_t n, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = 0;
+	for (uint64_t i = 0; i < n && used + 48 < len; i++) {
+		uint64_t j = i;
+
+		if (!bit_set(map, i))
+			continue;
+		while (j + 1 < n && bit_set(map, j + 1))
+			j++;
+		used += (size_t)snprintf(buf + used, len - used, "%s%" PRIu64, used ? "," : "", i);
+		if (j > i)
+			used += (size_t)snprintf(buf + used, len - used, "-%" PRIu64, j);
+		i = j;
+	}
+	if (!used)
+		snprintf(buf, len, "-");
+}
+
+/* Compare an observed page set (n pages) with a `=> LIST` expectation. */
+static int check_set(struct executor *e, const struct trace_record *rec, const uint64_t *map,
+                     uint64_t n)
+{
+	char observed[256];
+	uint64_t bad = UINT64_MAX;
+
+	if (rec->expect.kind == TRACE_EXPECT_NONE)
+		return 0;
+	e->counts.expectations++;
+	for (uint64_t i = 0; i < n && bad == UINT64_MAX; i++)
+		if (bit_set(map, i) != in_ranges(&rec->expect, i))
+			bad = i;
+	for (size_t r = 0; r < rec->expect.nr_ranges && bad == UINT64_MAX; r++)
+		if (rec->expect.ranges[r].last >= n)
+			bad = rec->expect.ranges[r].last;
+	if (bad == UINT64_MAX)
+		return 0;
+	format_set(map, n, observed, sizeof(observed));
+	return fail(e, -EDOM, rec->line, "%s: page %" PRIu64 " differs: observed {%s}",
+	            trace_kind_name(rec->kind), bad, observed);
+}
+
+static int run_dirty(struct executor *e, const struct trace_record *rec)
+{
+	uint64_t size, *map;
+	unsigned id = (unsigned)rec->op[0];
+	int ret;
+
+	if (rec->op[0] > UINT32_MAX || smmu_vm_get_slot(e->vm, id, NULL, &size, NULL))
+		return fail(e, -EINVAL, rec->line, "malformed trace: dirty: no slot %" PRIu64,
+		            rec->op[0]);
+	map = calloc((size / 4096 + 63) / 64 + 1, sizeof(*map));
+	if (!map)
+		return fail(e, -ENOMEM, rec->line, "dirty: out of memory");
+	ret = smmu_vm_get_dirty_log(e->vm, id, map, (size / 4096 + 63) / 64 + 1);
+	if (ret == -ENOENT)
+		ret = fail(e, -EINVAL, rec->line, "malformed trace: dirty: slot %u is not logging", id);
+	else if (ret)
+		ret = vmm_error(e, rec, ret);
+	else
+		ret = check_set(e, rec, map, size / 4096);
+	free(map);
+	return ret;
+}
+
+static int run_host_age(struct executor *e, const struct trace_record *rec)
+{
+	uint64_t pages = rec->op[1] / 4096, *map = calloc(pages / 64 + 1, sizeof(*map));
+	int ret;
+
+	if (!map)
+		return fail(e, -ENOMEM, rec->line, "host age: out of memory");
+	ret = smmu_vm_host_age(e->vm, rec->op[0], rec->op[1], map, pages / 64 + 1);
+	ret = ret ? vmm_error(e, rec, ret) : check_set(e, rec, map, pages);
+	free(map);
+	return ret;
+}
+
+static int run_slot_log(struct executor *e, const struct trace_record *rec)
+{
+	unsigned id = (unsigned)rec->op[0], flags;
+	int ret;
+
+	if (rec->op[0] > UINT32_MAX || smmu_vm_get_slot(e->vm, id, NULL, NULL, &flags))
+		return fail(e, -EINVAL, rec->line, "malformed trace: slot log: no slot %" PRIu64,
+		            rec->op[0]);
+	flags = rec->op[1] ? flags | SMMU_SLOT_LOG_DIRTY : flags & ~SMMU_SLOT_LOG_DIRTY;
+	ret = smmu_vm_set_slot_flags(e->vm, id, flags);
+	return ret ? vmm_error(e, rec, ret) : 0;
+}
+
+static int run_vmm(struct executor *e, const struct trace_record *rec)
+{
+	int ret = 0;
+
+	switch (rec->kind) {
+	case TRACE_SLOT_DEL:
+		ret = rec->op[0] > UINT32_MAX ? -EINVAL : smmu_vm_delete_slot(e->vm, (unsigned)rec->op[0]);
+		break;
+	case TRACE_SLOT_MOVE:
+		ret = rec->op[0] > UINT32_MAX ? -EINVAL
+		                              : smmu_vm_move_slot(e->vm, (unsigned)rec->op[0], rec->op[1]);
+		break;
+	case TRACE_SLOT_LOG:
+		return run_slot_log(e, rec);
+	case TRACE_DIRTY:
+		return run_dirty(e, rec);
+	case TRACE_HOST_SWAP:
+		ret = smmu_vm_host_swap(e->vm, rec->op[0], rec->op[1]);
+		break;
+	case TRACE_HOST_MIGRATE:
+		ret = smmu_vm_host_migrate(e->vm, rec->op[0], rec->op[1]);
+		break;
+	case TRACE_HOST_AGE:
+		return run_host_age(e, rec);
+	default:
+		return fail(e, -EINVAL, rec->line, "%s is not supported yet",
+		            trace_kind_name(rec->kind) ? trace_kind_name(rec->kind) : "record");
+	}
+	return ret ? vmm_error(e, rec, ret) : 0;
+}
+
+static int dispatch(struct executor *e, const struct trace_record *rec)
+{
+	unsigned kf = trace_kind_flags(rec->kind);
+
+	if (rec->kind == TRACE_HEADER)
+		return 0;
+	if (rec->kind == TRACE_VCPUS && !e->vm) {
+		e->cfg.nr_vcpus = (unsigned)rec->op[0];
+		return 0;
+	}
+	if (rec->kind == TRACE_CPU && !e->vm) {
+		trace_cpu_apply(rec, &e->cfg.model);
+		return 0;
+	}
+	if (kf & TRACE_KF_SETUP)
+		return fail(e, -EINVAL, rec->line, "%s after the VM started",
+		            trace_kind_name(rec->kind));
+	if (ensure_vm(e, rec->line))
+		return e->err;
+	if (kf & TRACE_KF_GUEST)
+		return run_guest(e, rec);
+	switch (rec->kind) {
+	case TRACE_SLOT:
+		return run_slot(e, rec);
+	case TRACE_ZAPALL:
+		smmu_vm_zap_all(e->vm);
+		return 0;
+	default:
+		return run_vmm(e, rec);
+	}
+}
+
+static int audit(struct executor *e, const struct trace_record *rec)
+{
+	char msg[256] = "";
+
+	if (!e->vm || !smmu_vm_audit(e->vm, msg, sizeof(msg)))
+		return 0;
+	return fail(e, -EUCLEAN, rec->line, "MMU audit failed after %s: %s",
+	            trace_kind_name(rec->kind), msg);
+}
+
+int exec_record(struct executor *e, const struct trace_record *rec)
+{
+	int ret;
+
+	if (e->err)
+		return e->err;
+	e->counts.records++;
+	ret = dispatch(e, rec);
+	if (!ret && e->opts.audit)
+		ret = audit(e, rec);
+	return ret;
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int exec_run(struct executor *e, struct trace_reader *r)
+{
+	struct trace_record rec;
+	double start = now_seconds();
+	int ret;
+
+	while ((ret = trace_read(r, &rec)) == 1) {
+		ret = exec_record(e, &rec);
+		if (ret)
+			break;
+	}
+	if (ret < 0 && !e->err) {
+		const char *why = trace_reader_error(r);
+
+		if (why)
+			snprintf(e->msg, sizeof(e->msg), "%s", why);
+		else
+			snprintf(e->msg, sizeof(e->msg), "%s: %s", e->name, strerror(-ret));
+		e->err = ret;
+	}
+	e->counts.seconds += now_seconds() - start;
+	return ret < 0 ? ret : 0;
+}
+
+int exec_open_reader(struct trace_reader **rp, FILE *f, const char *name)
+{
+	struct trace_reader_opts ro;
+
+	trace_reader_opts_init(&ro);
+	ro.allow_host_records = true;
+	return trace_reader_open_file(rp, f, name, &ro);
+}
+
+const char *exec_message(const struct executor *e)
+{
+	return e->msg;
+}
+
+const struct exec_counts *exec_counts(const struct executor *e)
+{
+	return &e->counts;
+}
+
+struct smmu_vm *exec_vm(struct executor *e)
+{
+	if (!e->vm && !e->err)
+		ensure_vm(e, 0);
+	return e->vm;
+}

@@ -1,0 +1,81 @@
+/*
+ * executor.h - runs a trace (trace.h records) on a shadowmmu VM through the
+ * public API only (shadowmmu.h) and checks every `=> EXPECT`.
+ *
+ * Set-up records (vcpus, cpu) configure the VM, which is created lazily at
+ * the first other record.  Guest records run on their vCPU; the outcome the
+ * guest observes (value, ok, pf EC, gp, ud; MMIO counts as ok and reads
+ * all-ones) is compared with the expectation.  The first mismatch or run-time
+ * error stops the run with a one-line message "NAME:LINE: ...".
+ *
+ * Run-time rules of shared/trace-format.md the executor enforces (the reader
+ * enforces the static ones): outside IA-32e mode a GVA wider than 32 bits is
+ * a malformed trace; a slot the memslot layer refuses (overlap, duplicate ID)
+ * is a malformed trace; a vCPU call answering SMMU_INVALID is an error.
+ * VMM and host records run through the public API too: slot del/move/log,
+ * `dirty` (compared with the slot's dirty log, which the fetch clears),
+ * `host swap`, `host migrate` and `host age` (compared with the pages
+ * accessed since the last age).  `host merge` is not supported yet and
+ * stops the run with that message.
+ */
+#ifndef SMMU_TRACE_EXECUTOR_H
+#define SMMU_TRACE_EXECUTOR_H
+
+#include <shadowmmu/shadowmmu.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "trace/trace.h"
+
+/* The MMU knobs an executor run may turn (0 means the library default). */
+struct exec_opts {
+	bool audit;               /* smmu_vm_audit() after every record */
+	bool unsync;              /* allow unsync shadow pages (default on) */
+	uint64_t n_max_mmu_pages; /* cap on shadow pages */
+	unsigned tlb_sets, tlb_ways;
+	uint64_t arena_bytes;
+};
+
+/* What a run did (guest_faults = pf + gp + ud observed, expected or not). */
+struct exec_counts {
+	uint64_t records;        /* records executed, header included */
+	uint64_t guest_records;  /* records run on a vCPU */
+	uint64_t guest_accesses; /* r, w, x */
+	uint64_t guest_faults;
+	uint64_t pf, gp, ud;
+	uint64_t mmio;         /* accesses that exited as MMIO */
+	uint64_t expectations; /* expectations checked (all held if the run is ok) */
+	double seconds;        /* wall time of exec_run() */
+};
+
+struct executor;
+
+void exec_opts_init(struct exec_opts *opts);
+
+/* 0 or -ENOMEM.  `name` (the trace's name) prefixes messages; opts may be NULL. */
+int exec_create(struct executor **out, const char *name, const struct exec_opts *opts);
+void exec_destroy(struct executor *e);
+
+/*
+ * Run one record.  Returns 0, -EDOM when an expectation does not hold,
+ * -EUCLEAN when the audit finds a broken MMU invariant, -EINVAL for a
+ * malformed trace (run-time rule), -ENOMEM when the VM or the MMU ran out
+ * of memory.  After a non-zero return exec_message() says why; later calls
+ * return the same error.
+ */
+int exec_record(struct executor *e, const struct trace_record *rec);
+
+/* Read and run every record; reader errors come back as their errno with the
+ * reader's message.  Counts the wall time into exec_counts()->seconds. */
+int exec_run(struct executor *e, struct trace_reader *r);
+
+/* Open `path` (text or binary) with the options this executor needs. */
+int exec_open_reader(struct trace_reader **rp, FILE *f, const char *name);
+
+const char *exec_message(const struct executor *e);
+const struct exec_counts *exec_counts(const struct executor *e);
+/* The VM (created on demand if the trace had no non-setup record); NULL on -ENOMEM. */
+struct smmu_vm *exec_vm(struct executor *e);
+
+#endif /* SMMU_TRACE_EXECUTOR_H */

@@ -1,0 +1,60 @@
+# cli_tests.cmake - ctest tests that drive the `shadowmmu` command: every
+# conformance trace (tests/conformance, copied from shared/conformance so the
+# repository is self-contained) must pass `shadowmmu check`, as must the
+# trace-format.md example; a wrong expectation must exit 1, a malformed
+# trace 2.
+set(SMMU_CLI $<TARGET_FILE:shadowmmu_cli>)
+set(SMMU_CLI_DIR ${PROJECT_SOURCE_DIR}/tests/cli)
+
+file(GLOB SMMU_CONFORMANCE_TRACES CONFIGURE_DEPENDS
+     ${PROJECT_SOURCE_DIR}/tests/conformance/*.trace)
+foreach(trace ${SMMU_CONFORMANCE_TRACES})
+  get_filename_component(name ${trace} NAME_WE)
+  add_test(NAME cli_conformance_${name} COMMAND ${SMMU_CLI} check ${trace})
+  add_test(NAME cli_conformance_${name}_audit_nounsync
+           COMMAND ${SMMU_CLI} check --audit --no-unsync --tlb 4x2 ${trace})
+  # A shadow-page cap far below the working set: recycling must stay invisible.
+  add_test(NAME cli_conformance_${name}_max_pages_5
+           COMMAND ${SMMU_CLI} check --max-mmu-pages 5 --tlb 1x1 ${trace})
+endforeach()
+
+add_test(NAME cli_host_records COMMAND ${SMMU_CLI} check ${SMMU_CLI_DIR}/host-records.trace)
+add_test(NAME cli_host_records_audit
+         COMMAND ${SMMU_CLI} check --audit --no-unsync ${SMMU_CLI_DIR}/host-records.trace)
+add_test(NAME cli_spec_example COMMAND ${SMMU_CLI} check ${SMMU_CLI_DIR}/spec-example.trace)
+add_test(NAME cli_spec_example_json
+         COMMAND ${SMMU_CLI} run --json --audit ${SMMU_CLI_DIR}/spec-example.trace)
+set_tests_properties(cli_spec_example_json PROPERTIES
+                     PASS_REGULAR_EXPRESSION "^\\{\"trace\":.*\"expectations\":5,.*\\}")
+
+function(smmu_cli_exit_test name status match)
+  add_test(NAME ${name} COMMAND ${CMAKE_COMMAND} -DEXPECT=${status}
+           "-DCMD=${SMMU_CLI};${ARGN}" "-DSTDERR_MATCH=${match}"
+           -P ${SMMU_CLI_DIR}/expect_exit.cmake)
+endfunction()
+
+smmu_cli_exit_test(cli_wrong_expectation_exits_1 1 "wrong-expectation.trace:15: r: expected"
+                   check ${SMMU_CLI_DIR}/wrong-expectation.trace)
+smmu_cli_exit_test(cli_malformed_gva_exits_2 2 "malformed-gva.trace:4:.*wider than 32 bits"
+                   check ${SMMU_CLI_DIR}/malformed-gva.trace)
+smmu_cli_exit_test(cli_malformed_syntax_exits_2 2 "malformed-syntax.trace:4:"
+                   run ${SMMU_CLI_DIR}/malformed-syntax.trace)
+smmu_cli_exit_test(cli_missing_file_exits_2 2 "No such file"
+                   check ${SMMU_CLI_DIR}/does-not-exist.trace)
+smmu_cli_exit_test(cli_bad_option_exits_2 2 "bad option"
+                   run --tlb 0x4 ${SMMU_CLI_DIR}/spec-example.trace)
+
+# convert: text -> binary -> check, and binary -> canonical text -> check.
+set(SMMU_CLI_OUT ${PROJECT_BINARY_DIR}/cli_out)
+file(MAKE_DIRECTORY ${SMMU_CLI_OUT})
+add_test(NAME cli_convert_to_binary
+         COMMAND ${SMMU_CLI} convert ${PROJECT_SOURCE_DIR}/tests/conformance/f-fork.trace
+                 ${SMMU_CLI_OUT}/f-fork.bin --binary)
+add_test(NAME cli_check_binary COMMAND ${SMMU_CLI} check ${SMMU_CLI_OUT}/f-fork.bin)
+add_test(NAME cli_convert_to_text
+         COMMAND ${SMMU_CLI} convert ${SMMU_CLI_OUT}/f-fork.bin ${SMMU_CLI_OUT}/f-fork.txt --text)
+add_test(NAME cli_check_canonical_text COMMAND ${SMMU_CLI} check ${SMMU_CLI_OUT}/f-fork.txt)
+set_tests_properties(cli_convert_to_binary PROPERTIES FIXTURES_SETUP smmu_bin)
+set_tests_properties(cli_check_binary cli_convert_to_text PROPERTIES FIXTURES_REQUIRED smmu_bin)
+set_tests_properties(cli_convert_to_text PROPERTIES FIXTURES_SETUP smmu_txt)
+set_tests_properties(cli_check_canonical_text PROPERTIES FIXTURES_REQUIRED smmu_txt)
