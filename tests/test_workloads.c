@@ -7,9 +7,13 @@
  * the text and binary writers, byte-identical for identical parameters.
  * Content checks look for the events each workload exists to produce
  * (copy-on-write faults, shootdowns, no-flush PCID switches, LA57
- * addresses).  Bad parameters are errors, never crashes.
+ * addresses).  Every trace then runs through the executor on the shadow
+ * MMU with every expectation holding, with the MMU audit (smmu_vm_audit)
+ * every AUDIT_EVERY records and at the end.  Bad parameters are errors,
+ * never crashes.
  */
 #include "support/check.h"
+#include "trace/executor.h"
 #include "workload.h"
 
 #include <errno.h>
@@ -145,6 +149,53 @@ static double small_size(const char *name)
 
 static const enum smmu_paging_mode all_modes[] = {SMMU_PAGING_32BIT, SMMU_PAGING_PAE,
                                                   SMMU_PAGING_4LEVEL, SMMU_PAGING_5LEVEL};
+
+/* ---- through the executor ------------------------------------------------- */
+#define AUDIT_EVERY 97
+
+struct exec_sink {
+	struct executor *e;
+	uint64_t n, audits;
+	unsigned audit_every; /* 0: never */
+	int audit_rc;
+	char msg[256];
+};
+
+static int sink_exec(void *ctx, const struct trace_record *rec)
+{
+	struct exec_sink *x = ctx;
+	int rc = exec_record(x->e, rec);
+
+	if (rc)
+		return rc;
+	if (x->audit_every && ++x->n % x->audit_every == 0 && exec_vm(x->e)) {
+		x->audits++;
+		x->audit_rc = smmu_vm_audit(exec_vm(x->e), x->msg, sizeof(x->msg));
+		if (x->audit_rc)
+			return x->audit_rc;
+	}
+	return 0;
+}
+
+/* Generate straight into the executor; every expectation must hold. */
+static void check_executes(const char *name, const struct workload_params *p, unsigned audit_every)
+{
+	struct exec_sink x = {.audit_every = audit_every};
+	int rc;
+
+	REQUIRE(exec_create(&x.e, name, NULL) == 0);
+	rc = workload_generate(name, p, sink_exec, &x);
+	CHECK_MSG(rc == 0, "%s mode %s vcpus %u pcid %d seed %llu: %d: %s %s", name,
+	          workload_mode_name(p->mode), p->vcpus, p->pcid, (unsigned long long)p->seed, rc,
+	          exec_message(x.e), x.msg);
+	if (!rc && audit_every) {
+		CHECK(x.audits > 0);
+		rc = smmu_vm_audit(exec_vm(x.e), x.msg, sizeof(x.msg));
+		CHECK_MSG(rc == 0, "%s: final audit: %s", name, x.msg);
+	}
+	CHECK(exec_counts(x.e)->expectations > 100);
+	exec_destroy(x.e);
+}
 
 /* ---- tests ------------------------------------------------------------------ */
 static void test_every_workload_follows_the_static_rules_in_every_mode(void)
@@ -321,6 +372,81 @@ static void test_bad_params_are_errors(void)
 	CHECK_EQ(m, SMMU_PAGING_PAE);
 }
 
+static void test_every_workload_runs_on_the_shadow_mmu_in_every_mode(void)
+{
+	unsigned nr;
+	const struct workload_info *list = workload_list(&nr);
+
+	for (unsigned i = 0; i < nr; i++) {
+		for (unsigned m = 0; m < 4; m++) {
+			struct workload_params p;
+			bool ia32e = all_modes[m] >= SMMU_PAGING_4LEVEL;
+
+			params(&p, small_size(list[i].name), 11 + m, 1 + m % 3, all_modes[m],
+			       ia32e && (i % 2));
+			p.gbpages = ia32e && m == 3;
+			check_executes(list[i].name, &p, 0);
+		}
+	}
+}
+
+static void test_workloads_keep_the_mmu_invariants_with_threads_and_pcids(void)
+{
+	const char *names[] = {"forkwait", "kbuild", "pingpong", "bigmem", "mmapchurn"};
+
+	for (unsigned i = 0; i < 5; i++) {
+		struct workload_params p;
+
+		params(&p, small_size(names[i]) / 2, 3, 3, SMMU_PAGING_4LEVEL, true);
+		check_executes(names[i], &p, AUDIT_EVERY);
+		params(&p, small_size(names[i]) / 2, 4, 2,
+		       i % 2 ? SMMU_PAGING_PAE : SMMU_PAGING_32BIT, false);
+		check_executes(names[i], &p, AUDIT_EVERY);
+	}
+}
+
+/* A sink that corrupts the n-th value expectation before executing it. */
+struct corrupt_sink {
+	struct executor *e;
+	uint64_t left;
+};
+
+static int sink_corrupt(void *ctx, const struct trace_record *rec)
+{
+	struct corrupt_sink *x = ctx;
+	struct trace_record r = *rec;
+
+	if (r.expect.kind == TRACE_EXPECT_VALUE && x->left-- == 0)
+		r.expect.value ^= 1;
+	return exec_record(x->e, &r);
+}
+
+static void test_a_wrong_value_expectation_is_caught_by_the_executor(void)
+{
+	struct workload_params p;
+	struct corrupt_sink x = {.left = 500};
+
+	params(&p, 0.002, 1, 2, SMMU_PAGING_4LEVEL, true);
+	REQUIRE(exec_create(&x.e, "forkwait", NULL) == 0);
+	CHECK_EQ(workload_generate("forkwait", &p, sink_corrupt, &x), -EDOM);
+	exec_destroy(x.e);
+}
+
+static void test_default_sizes_run_in_seconds_with_millions_of_records(void)
+{
+	struct workload_params p;
+	struct exec_sink x = {0};
+
+	/* pingpong at size 1.0, the cheapest full-size workload: expectations
+	 * hold over 2.5M records (the others are run by `shadowmmu run`). */
+	workload_params_init(&p);
+	p.pcid = true;
+	REQUIRE(exec_create(&x.e, "pingpong", NULL) == 0);
+	CHECK_EQ(workload_generate("pingpong", &p, sink_exec, &x), 0);
+	CHECK(exec_counts(x.e)->records > 2000000);
+	exec_destroy(x.e);
+}
+
 int main(void)
 {
 	RUN(test_every_workload_follows_the_static_rules_in_every_mode);
@@ -333,5 +459,9 @@ int main(void)
 	RUN(test_size_scales_the_record_count);
 	RUN(test_sink_error_stops_generation_and_is_returned);
 	RUN(test_bad_params_are_errors);
+	RUN(test_every_workload_runs_on_the_shadow_mmu_in_every_mode);
+	RUN(test_workloads_keep_the_mmu_invariants_with_threads_and_pcids);
+	RUN(test_a_wrong_value_expectation_is_caught_by_the_executor);
+	RUN(test_default_sizes_run_in_seconds_with_millions_of_records);
 	return check_finish();
 }
