@@ -424,7 +424,7 @@ static int sink_corrupt(void *ctx, const struct trace_record *rec)
 static void test_a_wrong_value_expectation_is_caught_by_the_executor(void)
 {
 	struct workload_params p;
-	struct corrupt_sink x = {.left = 500};
+	struct corrupt_sink x = {.left = 100};
 
 	params(&p, 0.002, 1, 2, SMMU_PAGING_4LEVEL, true);
 	REQUIRE(exec_create(&x.e, "forkwait", NULL) == 0);
