@@ -62,3 +62,34 @@ set_tests_properties(cli_convert_to_binary PROPERTIES FIXTURES_SETUP smmu_bin)
 set_tests_properties(cli_check_binary cli_convert_to_text PROPERTIES FIXTURES_REQUIRED smmu_bin)
 set_tests_properties(cli_convert_to_text PROPERTIES FIXTURES_SETUP smmu_txt)
 set_tests_properties(cli_check_canonical_text PROPERTIES FIXTURES_REQUIRED smmu_txt)
+
+# Workloads of the guest-OS model (docs/workloads.md): `run`/`check` take a
+# workload name; every expectation holds with threads and PCIDs, and with a
+# shadow-page cap and a 1-entry TLB (recycling stays invisible to the guest;
+# each vCPU pins its root and 3 cached roots, so the cap is above 4 per vCPU).
+foreach(w boot forkwait kbuild pingpong bigmem mmapchurn mix)
+  add_test(NAME cli_workload_${w}
+           COMMAND ${SMMU_CLI} check ${w} --size 0.01 --vcpus 2 --pcid)
+  add_test(NAME cli_workload_${w}_max_pages_16
+           COMMAND ${SMMU_CLI} check ${w} --size 0.01 --vcpus 2 --mode 5level
+                   --max-mmu-pages 16 --tlb 1x1)
+endforeach()
+add_test(NAME cli_workload_forkwait_32bit_audit
+         COMMAND ${SMMU_CLI} check forkwait --size 0.0003 --mode 32bit --vcpus 2 --audit
+                 --no-unsync)
+add_test(NAME cli_workload_run_json
+         COMMAND ${SMMU_CLI} run pingpong --size 0.001 --mode pae --json)
+set_tests_properties(cli_workload_run_json PROPERTIES
+                     PASS_REGULAR_EXPRESSION "^\\{\"trace\":\"pingpong\",\"ok\":true,")
+# gen: a binary file that check then runs; the text form is canonical.
+add_test(NAME cli_gen_binary
+         COMMAND ${SMMU_CLI} gen kbuild --size 0.002 --vcpus 3 --binary -o ${SMMU_CLI_OUT}/kbuild.bin)
+add_test(NAME cli_gen_check_binary COMMAND ${SMMU_CLI} check ${SMMU_CLI_OUT}/kbuild.bin)
+set_tests_properties(cli_gen_binary PROPERTIES FIXTURES_SETUP smmu_gen)
+set_tests_properties(cli_gen_check_binary PROPERTIES FIXTURES_REQUIRED smmu_gen)
+smmu_cli_exit_test(cli_gen_unknown_workload_exits_2 2 "unknown workload"
+                   gen nosuch -o ${SMMU_CLI_OUT}/nosuch.trace)
+smmu_cli_exit_test(cli_workload_pcid_in_pae_exits_2 2 "not supported together"
+                   check boot --mode pae --pcid)
+smmu_cli_exit_test(cli_workload_bad_mode_exits_2 2 "bad value for '--mode'"
+                   run boot --mode 6level)

@@ -1,6 +1,9 @@
 /*
  * shadowmmu.c - the command line tool: run and check traces on the shadow
- * MMU, convert traces between text and binary (docs/cli.md).
+ * MMU, convert traces between text and binary, generate the guest-OS model's
+ * workloads (docs/cli.md, docs/workloads.md).  `run` and `check` take a
+ * trace file or a workload name (a file of that name wins); a workload runs
+ * record by record from the generator, with no file in between.
  *
  * Exit status: 0 ok, 1 an expectation does not hold (or the MMU audit
  * failed), 2 usage, malformed trace, I/O or resource error.
@@ -10,11 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <shadowmmu/shadowmmu.h>
 
 #include "trace/executor.h"
 #include "trace/trace.h"
+#include "workload.h"
 
 #define EXIT_MISMATCH 1
 #define EXIT_USAGE    2
@@ -23,7 +29,27 @@ struct run_args {
 	const char *trace;
 	bool json;
 	struct exec_opts opts;
+	struct workload_params wp; /* when `trace` names a workload */
 };
+
+static void list_workloads(FILE *out)
+{
+	unsigned nr;
+	const struct workload_info *w = workload_list(&nr);
+
+	fprintf(out, "workloads (docs/workloads.md):\n");
+	for (unsigned i = 0; i < nr; i++)
+		fprintf(out, "  %-10s %s\n", w[i].name, w[i].summary);
+}
+
+static const char workload_options[] =
+    "workload options:\n"
+    "  --size X             scale factor (default 1.0)\n"
+    "  --seed N             random seed (default 1)\n"
+    "  --vcpus N            vCPUs (default 1, at most 64)\n"
+    "  --mode M             paging: 32bit, pae, 4level (default), 5level\n"
+    "  --pcid               PCIDs with no-flush cr3 switches (4level/5level)\n"
+    "  --gbpages            1 GiB pages in the kernel's direct map (4level/5level)\n";
 
 static void usage(FILE *out)
 {
@@ -33,19 +59,24 @@ static void usage(FILE *out)
 	             "  run TRACE [options]      run a trace, check expectations, print a summary\n"
 	             "  check TRACE [options]    exit 0 only if every expectation holds (quiet)\n"
 	             "  convert IN OUT [--binary|--text]   convert a trace (default: --binary)\n"
+	             "  gen WORKLOAD -o FILE [--binary] [workload options]\n"
+	             "                           write a workload's trace (default: text)\n"
 	             "  version                  print the version\n"
 	             "  help                     this text\n"
 	             "\n"
-	             "`shadowmmu COMMAND --help` describes a command.\n");
+	             "`shadowmmu COMMAND --help` describes a command; TRACE may be a workload:\n"
+	             "\n");
+	list_workloads(out);
 }
 
 static void usage_run(FILE *out, const char *cmd)
 {
 	fprintf(out,
-	        "usage: shadowmmu %s TRACE [options]\n"
+	        "usage: shadowmmu %s TRACE|WORKLOAD [options]\n"
 	        "\n"
-	        "Run TRACE (text or binary, '-' for stdin) on a shadow-MMU VM and check\n"
-	        "every `=> EXPECT`; stop at the first mismatch.%s\n"
+	        "Run TRACE (text or binary, '-' for stdin) or the trace WORKLOAD generates\n"
+	        "on a shadow-MMU VM and check every `=> EXPECT`; stop at the first\n"
+	        "mismatch.%s\n"
 	        "\n"
 	        "options:\n"
 	        "  --no-unsync          never let shadow pages go unsync\n"
@@ -61,6 +92,8 @@ static void usage_run(FILE *out, const char *cmd)
 	        strcmp(cmd, "run")
 	            ? ""
 	            : "  --json               print the summary as one JSON object\n");
+	fprintf(out, "\n%s\n", workload_options);
+	list_workloads(out);
 }
 
 static bool parse_u64(const char *s, uint64_t *v)
@@ -72,6 +105,41 @@ static bool parse_u64(const char *s, uint64_t *v)
 	errno = 0;
 	*v = strtoull(s, &end, 0);
 	return !errno && !*end;
+}
+
+static bool parse_double(const char *s, double *v)
+{
+	char *end;
+
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	*v = strtod(s, &end);
+	return !errno && !*end;
+}
+
+/* One workload option at argv[*i]: 1 parsed, 0 not a workload option, -1 bad value. */
+static int parse_workload_opt(const char *s, const char *next, int *i, struct workload_params *p)
+{
+	uint64_t v;
+
+	if (!strcmp(s, "--pcid"))
+		p->pcid = true;
+	else if (!strcmp(s, "--gbpages"))
+		p->gbpages = true;
+	else if (!strcmp(s, "--size"))
+		return parse_double(next, &p->size) && p->size > 0 ? (++*i, 1) : -1;
+	else if (!strcmp(s, "--seed"))
+		return parse_u64(next, &p->seed) ? (++*i, 1) : -1;
+	else if (!strcmp(s, "--vcpus"))
+		return parse_u64(next, &v) && v && v <= WORKLOAD_MAX_VCPUS
+		           ? (p->vcpus = (unsigned)v, ++*i, 1)
+		           : -1;
+	else if (!strcmp(s, "--mode"))
+		return next && !workload_parse_mode(next, &p->mode) ? (++*i, 1) : -1;
+	else
+		return 0;
+	return 1;
 }
 
 static bool parse_tlb(const char *s, unsigned *sets, unsigned *ways)
@@ -99,10 +167,18 @@ static int parse_run_args(int argc, char **argv, const char *cmd, struct run_arg
 	uint64_t v;
 
 	exec_opts_init(&a->opts);
+	workload_params_init(&a->wp);
 	for (int i = 0; i < argc; i++) {
 		const char *s = argv[i];
 		const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+		int w = parse_workload_opt(s, next, &i, &a->wp);
 
+		if (w > 0)
+			continue;
+		if (w < 0) {
+			fprintf(stderr, "shadowmmu %s: bad value for '%s'\n", cmd, s);
+			return EXIT_USAGE;
+		}
 		if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
 			usage_run(stdout, cmd);
 			return -1;
@@ -251,18 +327,87 @@ static int exit_status(int err)
 	return err == -EDOM || err == -EUCLEAN ? EXIT_MISMATCH : EXIT_USAGE;
 }
 
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int sink_exec(void *ctx, const struct trace_record *rec)
+{
+	return exec_record(ctx, rec);
+}
+
+static const char *workload_error(int err)
+{
+	return err == -EINVAL ? "parameters out of range or not supported together"
+	                      : strerror(-err);
+}
+
+/* Print the run's summary (run) or nothing (check). */
+static int print_summary(const struct run_args *a, struct executor *e, const char *cmd,
+                         const struct exec_counts *c)
+{
+	struct smmu_stats st;
+
+	if (strcmp(cmd, "run"))
+		return 0;
+	if (!exec_vm(e) || smmu_vm_get_stats(exec_vm(e), &st)) {
+		fprintf(stderr, "shadowmmu: cannot read the VM's statistics\n");
+		return EXIT_USAGE;
+	}
+	if (a->json)
+		print_json(a->trace, c, &st);
+	else
+		print_text(a->trace, c, &st);
+	return 0;
+}
+
+/* Generate a workload straight into the executor; the wall time includes
+ * the generator's (see bench_workloads for the two apart). */
+static int run_workload(const struct run_args *a, const char *cmd)
+{
+	struct executor *e = NULL;
+	struct exec_counts c;
+	double start;
+	int ret = exec_create(&e, a->trace, &a->opts);
+
+	if (ret) {
+		fprintf(stderr, "shadowmmu: %s: %s\n", a->trace, strerror(-ret));
+		return EXIT_USAGE;
+	}
+	start = now_seconds();
+	ret = workload_generate(a->trace, &a->wp, sink_exec, e);
+	c = *exec_counts(e);
+	c.seconds = now_seconds() - start;
+	if (ret == -EDOM || ret == -EUCLEAN || (ret && *exec_message(e))) {
+		fprintf(stderr, "%s\n", exec_message(e));
+		ret = exit_status(ret);
+	} else if (ret) {
+		fprintf(stderr, "shadowmmu: workload %s: %s\n", a->trace, workload_error(ret));
+		ret = EXIT_USAGE;
+	} else {
+		ret = print_summary(a, e, cmd, &c);
+	}
+	exec_destroy(e);
+	return ret;
+}
+
 /* run and check: the same run, different output. */
 static int cmd_run(int argc, char **argv, const char *cmd)
 {
 	struct run_args a = {0};
 	struct trace_reader *r = NULL;
 	struct executor *e = NULL;
-	struct smmu_stats st;
 	FILE *f;
 	int ret = parse_run_args(argc, argv, cmd, &a);
 
 	if (ret)
 		return ret < 0 ? 0 : ret;
+	if (workload_find(a.trace) >= 0 && access(a.trace, F_OK) != 0)
+		return run_workload(&a, cmd);
 	f = open_in(a.trace);
 	if (!f)
 		return EXIT_USAGE;
@@ -280,17 +425,7 @@ static int cmd_run(int argc, char **argv, const char *cmd)
 		ret = exit_status(ret);
 		goto out;
 	}
-	if (!strcmp(cmd, "run")) {
-		if (!exec_vm(e) || smmu_vm_get_stats(exec_vm(e), &st)) {
-			fprintf(stderr, "shadowmmu: cannot read the VM's statistics\n");
-			ret = EXIT_USAGE;
-			goto out;
-		}
-		if (a.json)
-			print_json(a.trace, exec_counts(e), &st);
-		else
-			print_text(a.trace, exec_counts(e), &st);
-	}
+	ret = print_summary(&a, e, cmd, exec_counts(e));
 out:
 	exec_destroy(e);
 	trace_reader_close(r);
@@ -370,6 +505,90 @@ static int cmd_convert(int argc, char **argv)
 	return ret || ret2 ? EXIT_USAGE : 0;
 }
 
+static void usage_gen(FILE *out)
+{
+	fprintf(out,
+	        "usage: shadowmmu gen WORKLOAD -o FILE [--binary] [workload options]\n"
+	        "\n"
+	        "Write the trace of WORKLOAD to FILE ('-' for stdout), text unless --binary.\n"
+	        "The trace is a function of the options: the same options, the same bytes.\n"
+	        "\n%s\n"
+	        "exit status: 0 ok, 2 usage, bad parameters, I/O error\n",
+	        workload_options);
+	list_workloads(out);
+}
+
+static int sink_writer(void *ctx, const struct trace_record *rec)
+{
+	return trace_writer_put(ctx, rec);
+}
+
+static int gen_to(const char *name, const struct workload_params *p, const char *outp,
+                  enum trace_format fmt)
+{
+	struct trace_writer *w = NULL;
+	FILE *fo = strcmp(outp, "-") ? fopen(outp, "wb") : stdout;
+	int ret, ret2;
+
+	if (!fo) {
+		fprintf(stderr, "shadowmmu gen: %s: %s\n", outp, strerror(errno));
+		return EXIT_USAGE;
+	}
+	ret = trace_writer_open(&w, fo, fmt);
+	if (!ret)
+		ret = workload_generate(name, p, sink_writer, w);
+	ret2 = w ? trace_writer_close(w) : 0;
+	if (fo != stdout && fclose(fo) && !ret2)
+		ret2 = -EIO;
+	if (ret)
+		fprintf(stderr, "shadowmmu gen: %s: %s\n", name, workload_error(ret));
+	else if (ret2)
+		fprintf(stderr, "shadowmmu gen: %s: %s\n", outp, strerror(-ret2));
+	return ret || ret2 ? EXIT_USAGE : 0;
+}
+
+static int cmd_gen(int argc, char **argv)
+{
+	struct workload_params p;
+	enum trace_format fmt = TRACE_FORMAT_TEXT;
+	const char *name = NULL, *outp = NULL;
+
+	workload_params_init(&p);
+	for (int i = 0; i < argc; i++) {
+		const char *s = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+		int w = parse_workload_opt(s, next, &i, &p);
+
+		if (w > 0)
+			continue;
+		if (w == 0 && (!strcmp(s, "--help") || !strcmp(s, "-h"))) {
+			usage_gen(stdout);
+			return 0;
+		} else if (w == 0 && !strcmp(s, "--binary")) {
+			fmt = TRACE_FORMAT_BINARY;
+		} else if (w == 0 && !strcmp(s, "--text")) {
+			fmt = TRACE_FORMAT_TEXT;
+		} else if (w == 0 && !strcmp(s, "-o") && next && !outp) {
+			outp = next;
+			i++;
+		} else if (w == 0 && s[0] != '-' && !name) {
+			name = s;
+		} else {
+			fprintf(stderr, "shadowmmu gen: bad option or argument '%s'\n", s);
+			usage_gen(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!name || !outp || workload_find(name) < 0) {
+		fprintf(stderr, "shadowmmu gen: %s\n",
+		        !name   ? "no workload given"
+		        : !outp ? "no -o FILE given"
+		                : "unknown workload");
+		usage_gen(stderr);
+		return EXIT_USAGE;
+	}
+	return gen_to(name, &p, outp, fmt);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
@@ -383,6 +602,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run") || !strcmp(argv[1], "check"))
 		return cmd_run(argc - 2, argv + 2, argv[1]);
+	if (!strcmp(argv[1], "gen"))
+		return cmd_gen(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "convert"))
 		return cmd_convert(argc - 2, argv + 2);
 	fprintf(stderr, "shadowmmu: unknown command '%s'\n", argv[1]);

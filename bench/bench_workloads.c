@@ -1,0 +1,138 @@
+/*
+ * bench_workloads.c - the guest-OS workload model's speed, and the shadow
+ * MMU's speed on its traces.
+ *
+ * Generation: records/s of each workload into a sink that only counts
+ * (the model alone).  Execution: bigmem and pingpong are generated into an
+ * array first, then the array is run through the executor record by record
+ * (exec_record, no parsing), so the figures are those of the executor and
+ * the shadow MMU: records/s and guest accesses/s (r, w, x records).
+ * Medians of BENCH_RUNS runs; figures only, never pass/fail.
+ */
+#include "benchutil.h"
+#include "trace/executor.h"
+#include "workload.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BENCH_RUNS 3
+
+static int sink_count(void *ctx, const struct trace_record *rec)
+{
+	bench_sink(rec->op[0]);
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+static void bench_generation(const char *name, double size)
+{
+	struct workload_params p;
+	double rate[BENCH_RUNS];
+	char label[96];
+
+	workload_params_init(&p);
+	p.size = size;
+	for (unsigned i = 0; i < BENCH_RUNS; i++) {
+		uint64_t n = 0, t0 = bench_now_ns();
+
+		if (workload_generate(name, &p, sink_count, &n)) {
+			fprintf(stderr, "bench_workloads: %s: generation failed\n", name);
+			return;
+		}
+		rate[i] = (double)n / ((double)(bench_now_ns() - t0) * 1e-9);
+	}
+	snprintf(label, sizeof(label), "gen_%s_size%g", name, size);
+	bench_report(label, "records/s", rate, BENCH_RUNS);
+}
+
+struct record_array {
+	struct trace_record *rec;
+	size_t n, cap;
+};
+
+static int sink_store(void *ctx, const struct trace_record *rec)
+{
+	struct record_array *a = ctx;
+
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 1 << 16;
+		struct trace_record *r = realloc(a->rec, cap * sizeof(*r));
+
+		if (!r)
+			return -1;
+		a->rec = r;
+		a->cap = cap;
+	}
+	a->rec[a->n++] = *rec;
+	return 0;
+}
+
+/* Run the stored records once; 0 or the executor's error. */
+static int run_once(const struct record_array *a, const char *name, double *rec_s, double *acc_s)
+{
+	struct executor *e;
+	uint64_t t0, t1;
+	int rc = exec_create(&e, name, NULL);
+
+	if (rc)
+		return rc;
+	t0 = bench_now_ns();
+	for (size_t i = 0; i < a->n && !rc; i++)
+		rc = exec_record(e, &a->rec[i]);
+	t1 = bench_now_ns();
+	if (rc)
+		fprintf(stderr, "bench_workloads: %s\n", exec_message(e));
+	*rec_s = (double)a->n / ((double)(t1 - t0) * 1e-9);
+	*acc_s = (double)exec_counts(e)->guest_accesses / ((double)(t1 - t0) * 1e-9);
+	exec_destroy(e);
+	return rc;
+}
+
+static void bench_execution(const char *name, double size, unsigned vcpus, bool pcid)
+{
+	struct workload_params p;
+	struct record_array a = {0};
+	double rec_s[BENCH_RUNS], acc_s[BENCH_RUNS];
+	char label[128];
+
+	workload_params_init(&p);
+	p.size = size;
+	p.vcpus = vcpus;
+	p.pcid = pcid;
+	if (workload_generate(name, &p, sink_store, &a)) {
+		fprintf(stderr, "bench_workloads: %s: generation failed\n", name);
+		free(a.rec);
+		return;
+	}
+	for (unsigned i = 0; i < BENCH_RUNS; i++) {
+		if (run_once(&a, name, &rec_s[i], &acc_s[i])) {
+			free(a.rec);
+			return;
+		}
+	}
+	snprintf(label, sizeof(label), "exec_%s_size%g_vcpus%u%s", name, size, vcpus,
+	         pcid ? "_pcid" : "");
+	bench_report(label, "records/s", rec_s, BENCH_RUNS);
+	snprintf(label, sizeof(label), "exec_%s_size%g_vcpus%u%s_accesses", name, size, vcpus,
+	         pcid ? "_pcid" : "");
+	bench_report(label, "accesses/s", acc_s, BENCH_RUNS);
+	bench_report_value("exec_records_in_trace", "records", (double)a.n);
+	free(a.rec);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned nr;
+	const struct workload_info *list = workload_list(&nr);
+
+	bench_init(argc, argv);
+	for (unsigned i = 0; i < nr; i++)
+		bench_generation(list[i].name, !strcmp(list[i].name, "boot") ? 1.0 : 0.25);
+	bench_execution("pingpong", 0.5, 1, false);
+	bench_execution("pingpong", 0.5, 1, true);
+	bench_execution("bigmem", 0.25, 1, false);
+	bench_execution("bigmem", 0.25, 2, false);
+	return bench_finish();
+}
