@@ -45,7 +45,7 @@ enum variant { V_DEFAULT, V_NOUNSYNC, V_TINY, V_ZAPALL, V_COUNT };
 static const char *const variant_names[] = {"default", "nounsync", "tiny", "zapall"};
 
 struct gen {
-	uint64_t rng;
+	uint64_t rng, seed;
 	enum smmu_paging_mode mode;
 	enum variant var;
 	struct smmu_vm *vm;
@@ -117,7 +117,7 @@ static void compare(struct gen *g, const struct smmu_outcome *exp, const struct 
 	CHECK_MSG(false,
 	          "mode %d variant %s seed %#llx op %lu (%s): expected %s value %#llx ec %#x, "
 	          "got %s value %#llx ec %#x",
-	          g->mode, variant_names[g->var], (unsigned long long)g->rng, g->ops, g->last,
+	          g->mode, variant_names[g->var], (unsigned long long)g->seed, g->ops, g->last,
 	          smmu_result_name(exp->result), (unsigned long long)exp->value, exp->error_code,
 	          smmu_result_name(got->result), (unsigned long long)got->value, got->error_code);
 }
@@ -185,7 +185,11 @@ static void do_flush(struct gen *g)
 		smmu_vcpu_flush(g->vm, 0);
 		return;
 	}
-	do_reg(g, SMMU_REG_CR3, g->root[g->cur_as]); /* reload: flushes non-global */
+	/* reload: flushes non-global entries; a #GP reload (a PAE PDPTE whose
+	 * reserved A bit a walk through an alias set) flushes nothing */
+	do_reg(g, SMMU_REG_CR3, g->root[g->cur_as]);
+	if (g->rm.cpu.cr3 != g->root[g->cur_as])
+		smmu_vcpu_flush(g->vm, 0);
 }
 
 /* Compare all of guest memory (A/D bits in the tables included). */
@@ -443,8 +447,11 @@ static void random_op(struct gen *g)
 	} else if (k < 800) {
 		edit_random(g);
 	} else if (k < 850) {
-		g->cur_as = rndn(g, N_AS);
-		do_reg(g, SMMU_REG_CR3, g->root[g->cur_as]);
+		unsigned as = rndn(g, N_AS);
+
+		do_reg(g, SMMU_REG_CR3, g->root[as]);
+		if (g->rm.cpu.cr3 == g->root[as]) /* a PAE load may #GP */
+			g->cur_as = as;
 	} else if (k < 900) {
 		do_cpl(g, g->rm.cpu.cpl ? 0 : 3);
 	} else if (k < 950) {
@@ -494,7 +501,7 @@ static void run_diff(enum smmu_paging_mode mode, enum variant var, uint64_t seed
 	struct gen *g = calloc(1, sizeof(*g));
 
 	REQUIRE(g);
-	g->rng = seed;
+	g->rng = g->seed = seed;
 	g->mode = mode;
 	g->var = var;
 	smmu_vm_config_default(&cfg);
