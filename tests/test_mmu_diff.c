@@ -98,6 +98,16 @@ static void poke(struct gen *g, uint64_t gpa, uint64_t val)
 	smmu_vm_write_gpa(g->vm, gpa, &val, g->esz);
 }
 
+static void trace_op(const struct gen *g)
+{
+	static int on = -1;
+
+	if (on < 0)
+		on = getenv("SMMU_DIFF_TRACE") != NULL;
+	if (on)
+		fprintf(stderr, "%lu: %s\n", g->ops, g->last);
+}
+
 static bool outcome_eq(const struct smmu_outcome *a, const struct smmu_outcome *b)
 {
 	if (a->result != b->result)
@@ -127,6 +137,7 @@ static void do_read(struct gen *g, uint64_t gva, unsigned size)
 	struct smmu_outcome e, o;
 
 	snprintf(g->last, sizeof(g->last), "r %u %#llx", size, (unsigned long long)gva);
+	trace_op(g);
 	refm_read(&g->rm, gva, size, &e);
 	smmu_vcpu_read(g->vm, 0, gva, size, &o);
 	compare(g, &e, &o);
@@ -138,6 +149,7 @@ static void do_write(struct gen *g, uint64_t gva, unsigned size, uint64_t val)
 
 	snprintf(g->last, sizeof(g->last), "w %u %#llx %#llx", size, (unsigned long long)gva,
 	         (unsigned long long)val);
+	trace_op(g);
 	refm_write(&g->rm, gva, size, val, &e);
 	smmu_vcpu_write(g->vm, 0, gva, size, val, &o);
 	compare(g, &e, &o);
@@ -148,6 +160,7 @@ static void do_fetch(struct gen *g, uint64_t gva)
 	struct smmu_outcome e, o;
 
 	snprintf(g->last, sizeof(g->last), "x %#llx", (unsigned long long)gva);
+	trace_op(g);
 	refm_fetch(&g->rm, gva, &e);
 	smmu_vcpu_fetch(g->vm, 0, gva, &o);
 	compare(g, &e, &o);
@@ -158,6 +171,7 @@ static void do_reg(struct gen *g, enum smmu_reg reg, uint64_t val)
 	struct smmu_outcome e, o;
 
 	snprintf(g->last, sizeof(g->last), "reg %d %#llx", reg, (unsigned long long)val);
+	trace_op(g);
 	refm_write_reg(&g->rm, reg, val, &e);
 	smmu_vcpu_write_reg(g->vm, 0, reg, val, &o);
 	compare(g, &e, &o);
@@ -168,6 +182,7 @@ static void do_invlpg(struct gen *g, uint64_t gva)
 	struct smmu_outcome e, o;
 
 	snprintf(g->last, sizeof(g->last), "invlpg %#llx", (unsigned long long)gva);
+	trace_op(g);
 	refm_invlpg(&g->rm, gva, &e);
 	smmu_vcpu_invlpg(g->vm, 0, gva, &o);
 	compare(g, &e, &o);
@@ -181,6 +196,8 @@ static void do_cpl(struct gen *g, unsigned cpl)
 
 static void do_flush(struct gen *g)
 {
+	snprintf(g->last, sizeof(g->last), "flush");
+	trace_op(g);
 	if (chance(g, 50) || g->mode == SMMU_PAGING_OFF) {
 		smmu_vcpu_flush(g->vm, 0);
 		return;
@@ -523,8 +540,6 @@ static void run_diff(enum smmu_paging_mode mode, enum variant var, uint64_t seed
 	enter_mode(g);
 	for (g->ops = 0; g->ops < nops && !g->failed; g->ops++) {
 		random_op(g);
-		if (getenv("SMMU_DIFF_TRACE"))
-			fprintf(stderr, "%lu: %s\n", g->ops, g->last);
 		if (g->ops % 2000 == 1999)
 			compare_memory(g, MEM_BYTES);
 		else if (g->ops % 100 == 99 || getenv("SMMU_DIFF_TRACE"))
@@ -545,6 +560,10 @@ static unsigned long ops_scale(void)
 
 static void run_mode(enum smmu_paging_mode mode, unsigned nseeds)
 {
+	const char *only = getenv("SMMU_DIFF_MODE");
+
+	if (only && strtoul(only, NULL, 0) != (unsigned long)mode)
+		return;
 	for (unsigned v = 0; v < V_COUNT; v++)
 		for (unsigned s = 0; s < nseeds; s++)
 			run_diff(mode, (enum variant)v, 0x9e3779b97f4a7c15ull * (s + 1) + v,
