@@ -555,7 +555,7 @@ static unsigned long ops_scale(void)
 {
 	const char *s = getenv("SMMU_DIFF_OPS");
 
-	return s ? strtoul(s, NULL, 0) : 3000;
+	return s ? strtoul(s, NULL, 0) : 4000;
 }
 
 static void run_mode(enum smmu_paging_mode mode, unsigned nseeds)
@@ -564,9 +564,12 @@ static void run_mode(enum smmu_paging_mode mode, unsigned nseeds)
 
 	if (only && strtoul(only, NULL, 0) != (unsigned long)mode)
 		return;
+	const char *base = getenv("SMMU_DIFF_SEED");
+	uint64_t b = base ? strtoull(base, NULL, 0) : 0;
+
 	for (unsigned v = 0; v < V_COUNT; v++)
 		for (unsigned s = 0; s < nseeds; s++)
-			run_diff(mode, (enum variant)v, 0x9e3779b97f4a7c15ull * (s + 1) + v,
+			run_diff(mode, (enum variant)v, 0x9e3779b97f4a7c15ull * (s + 1 + b) + v,
 			         ops_scale());
 }
 
