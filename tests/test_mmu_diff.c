@@ -446,6 +446,29 @@ static void random_access(struct gen *g)
 	}
 }
 
+/*
+ * SMEP, SMAP, PKE, PKRU and RFLAGS.AC: rights checked at access time
+ * against what the TLB holds (and role bits of the shadow pages).
+ */
+static void toggle_protection(struct gen *g)
+{
+	static const uint64_t bits[] = {X86_CR4_SMEP, X86_CR4_SMAP, X86_CR4_PKE};
+	unsigned k = rndn(g, 10);
+
+	if (k < 5) {
+		do_reg(g, SMMU_REG_CR4, g->rm.cpu.cr4 ^ bits[rndn(g, 3)]);
+	} else if (k < 7) {
+		do_reg(g, SMMU_REG_PKRU, rnd(g) & rnd(g) & 0xffffffffull);
+	} else {
+		bool ac = !g->rm.cpu.ac;
+
+		snprintf(g->last, sizeof(g->last), "ac %d", ac);
+		trace_op(g);
+		g->rm.cpu.ac = ac;
+		smmu_vcpu_set_ac(g->vm, 0, ac);
+	}
+}
+
 static void random_op(struct gen *g)
 {
 	unsigned k = rndn(g, 1000);
@@ -477,6 +500,8 @@ static void random_op(struct gen *g)
 		do_flush(g);
 	} else if (k < 980 && g->var == V_ZAPALL) {
 		smmu_vm_zap_all(g->vm);
+	} else if (k >= 985) {
+		toggle_protection(g);
 	} else {
 		random_access(g);
 	}
