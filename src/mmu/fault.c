@@ -77,6 +77,8 @@ static union sp_role child_role(const struct mmu_vcpu *v, const struct smmu_walk
 		role.direct = 1;
 		role.has_4_byte_gpte = 0;
 		role.access = leaf_access;
+		/* the sptes carry the leaf's key: one page per key (SDM 4.6.2) */
+		role.pkey = v->mode == SMMU_PAGING_OFF ? 0 : w->pkey;
 		*gfn = leaf_gfn & ~(((gfn_t)1 << (9 * level)) - 1);
 	}
 	return role;
@@ -176,6 +178,7 @@ static enum set_spte_result fetch(struct mmu_vcpu *v, const struct smmu_walk *w,
 	 * walk that sets its D bit (SDM 4.8).
 	 */
 	unsigned direct_access = dirty ? access : access & ~SMMU_ACC_W;
+	unsigned req_pkey = v->mode == SMMU_PAGING_OFF ? 0 : w->pkey;
 	struct shadow_walk it;
 	struct leaf_request req;
 
@@ -196,9 +199,9 @@ static enum set_spte_result fetch(struct mmu_vcpu *v, const struct smmu_walk *w,
 		if (is_shadow_present_spte(spte) && !is_mmio_spte(spte) &&
 		    !is_last_spte(spte, it.level)) {
 			child = sp_from_hpa(vm, spte_to_hpa(spte));
-			/* KVM's validate_direct_spte: a direct child with other rights is replaced
-			 */
-			if (!child->role.direct || child->role.access == direct_access) {
+			/* KVM's validate_direct_spte: replace a direct child with other rights */
+			if (!child->role.direct ||
+			    (child->role.access == direct_access && child->role.pkey == req_pkey)) {
 				it.sp = child;
 				it.level--;
 				continue;
@@ -221,7 +224,7 @@ static enum set_spte_result fetch(struct mmu_vcpu *v, const struct smmu_walk *w,
 	req.gfn = gfn;
 	req.level = target;
 	req.access = access;
-	req.pkey = v->mode == SMMU_PAGING_OFF ? 0 : w->pkey;
+	req.pkey = req_pkey;
 	req.gpte_dirty = dirty;
 	req.write_fault = f->access == SMMU_ACCESS_WRITE;
 	req.user_fault = v->cpu->cpl == 3;
