@@ -80,6 +80,8 @@ static union sp_role child_role(const struct mmu_vcpu *v, const struct smmu_walk
 		role.direct = 1;
 		role.has_4_byte_gpte = 0;
 		role.access = leaf_access;
+		/* the sptes carry the leaf's key: one page per key (SDM 4.6.2) */
+		role.pkey = v->mode == SMMU_PAGING_OFF ? 0 : w->pkey;
 		*gfn = leaf_gfn & ~(((gfn_t)1 << (9 * level)) - 1);
 	}
 	return role;
@@ -165,12 +167,21 @@ static enum mmu_fault_action emulate_write(struct mmu_vcpu *v, struct mmu_fault 
 
 /* Steps 3 and 4: shadow walk down to the leaf, creating pages, then the spte. */
 static enum set_spte_result fetch(struct mmu_vcpu *v, const struct smmu_walk *w,
-                                  const struct mmu_fault *f, struct memslot *slot,
-                                  unsigned access)
+                                  const struct mmu_fault *f, struct memslot *slot, unsigned access)
 {
 	struct mmu_vm *vm = v->vm;
 	gfn_t gfn = gpa_to_gfn(f->gpa);
 	unsigned target = leaf_level(v, w, slot, gfn);
+	bool dirty = v->mode == SMMU_PAGING_OFF || (w->gpte[w->level - 1] & X86_PTE_D);
+	/*
+	 * KVM's protect_clean_gpte: the direct pages below a guest large page
+	 * are shared by every gpte mapping that gfn range with the same role,
+	 * so a clean gpte must get a role without W: else a writable spte that
+	 * a dirty alias installed would let this mapping write without the
+	 * walk that sets its D bit (SDM 4.8).
+	 */
+	unsigned direct_access = dirty ? access : access & ~SMMU_ACC_W;
+	unsigned req_pkey = v->mode == SMMU_PAGING_OFF ? 0 : w->pkey;
 	struct shadow_walk it;
 	struct leaf_request req;
 
@@ -190,13 +201,18 @@ static enum set_spte_result fetch(struct mmu_vcpu *v, const struct smmu_walk *w,
 		}
 		if (is_shadow_present_spte(spte) && !is_mmio_spte(spte) &&
 		    !is_last_spte(spte, it.level)) {
-			it.sp = sp_from_hpa(vm, spte_to_hpa(spte));
-			it.level--;
-			continue;
+			child = sp_from_hpa(vm, spte_to_hpa(spte));
+			/* KVM's validate_direct_spte: replace a direct child with other rights */
+			if (!child->role.direct ||
+			    (child->role.access == direct_access && child->role.pkey == req_pkey)) {
+				it.sp = child;
+				it.level--;
+				continue;
+			}
 		}
 		if (mmu_zap_spte(vm, it.sp, sptep, NULL))
 			mmu_flush_remote_tlbs(vm);
-		role = child_role(v, w, f->gva, it.level - 1, access, &child_gfn, gfn);
+		role = child_role(v, w, f->gva, it.level - 1, direct_access, &child_gfn, gfn);
 		/*
 		 * Finding or creating the child may sync, zap or write-protect
 		 * pages of child_gfn: those are leaf-level pages and leaf sptes,
@@ -211,8 +227,8 @@ static enum set_spte_result fetch(struct mmu_vcpu *v, const struct smmu_walk *w,
 	req.gfn = gfn;
 	req.level = target;
 	req.access = access;
-	req.pkey = v->mode == SMMU_PAGING_OFF ? 0 : w->pkey;
-	req.gpte_dirty = v->mode == SMMU_PAGING_OFF || (w->gpte[w->level - 1] & X86_PTE_D);
+	req.pkey = req_pkey;
+	req.gpte_dirty = dirty;
 	req.write_fault = f->access == SMMU_ACCESS_WRITE;
 	req.user_fault = v->cpu->cpl == 3;
 	return mmu_set_spte(v, it.sp, it.sptep, &req);

@@ -79,8 +79,13 @@ bool mmu_gpte_to_leaf(struct mmu_vcpu *v, const struct sp *sp, unsigned index, u
 		return false;
 	if (gpte & leaf_gpte_rsvd_mask(v, sp))
 		return false;
-	pke = (v->mode == SMMU_PAGING_4LEVEL || v->mode == SMMU_PAGING_5LEVEL) &&
-	      (v->cpu->cr4 & X86_CR4_PKE);
+	/*
+	 * Carry the key whatever CR4.PKE is now, as the fault path does: the
+	 * vCPU applies PKRU only while CR4.PKE = 1 (SDM 4.6.2), and a PKE
+	 * toggle keeps the shadow pages, so an spte built while PKE was 0
+	 * must already hold the leaf's key when PKE turns on.
+	 */
+	pke = v->mode == SMMU_PAGING_4LEVEL || v->mode == SMMU_PAGING_5LEVEL;
 	*req = (struct leaf_request){
 		.gfn = (gpte & addr_mask) >> PAGE_SHIFT,
 		.level = 1,

@@ -68,7 +68,8 @@ union sp_role {
 		uint32_t smep_andnot_wp : 1;  /* SMEP && !WP: see make_leaf_spte() */
 		uint32_t smap_andnot_wp : 1;  /* SMAP && !WP */
 		uint32_t pae_root : 1;        /* the 4-entry PDPT page of a PAE/32-bit root */
-		uint32_t pad : 16;
+		uint32_t pkey : 4;            /* direct: the guest leaf's protection key */
+		uint32_t pad : 12;
 	};
 };
 

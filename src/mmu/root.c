@@ -115,6 +115,34 @@ static void load_pae_roots(struct mmu_vcpu *v, union sp_role role)
 	v->lm_root[0] = spte_make_nonleaf(v->pae_root_hpa);
 }
 
+/* A root page that was zapped (invalid) or obsoleted by a zap-all. */
+static bool root_sp_stale(struct mmu_vcpu *v, hpa_t hpa)
+{
+	struct sp *sp = sp_from_hpa(v->vm, hpa);
+
+	return !sp || sp->role.invalid || sp_is_obsolete(v->vm, sp);
+}
+
+/*
+ * Must the current root be rebuilt?  For PAE and 32-bit guests the root is
+ * the vCPU's own pae_root, and the pages that can go stale are the four
+ * page-directory roots under it: a zapped one has left the hash, so guest
+ * writes to its table no longer reach it, and faults must not refill it
+ * (KVM reloads the MMU of every vCPU using a zapped root).
+ */
+static bool current_root_stale(struct mmu_vcpu *v)
+{
+	if (v->root.hpa == INVALID_HPA)
+		return true;
+	if (v->root.hpa != v->lm_root_hpa)
+		return root_sp_stale(v, v->root.hpa);
+	for (unsigned i = 0; i < 4; i++)
+		if (is_shadow_present_spte(v->pae_root[i]) &&
+		    root_sp_stale(v, spte_to_hpa(v->pae_root[i])))
+			return true;
+	return false;
+}
+
 /* Build (or find) the root for the current mode and cr3 (KVM's kvm_mmu_load). */
 int mmu_load_locked(struct mmu_vcpu *v)
 {
@@ -122,8 +150,7 @@ int mmu_load_locked(struct mmu_vcpu *v)
 	struct sp *sp;
 
 	if (v->root.hpa != INVALID_HPA) {
-		sp = v->root.hpa == v->lm_root_hpa ? NULL : sp_from_hpa(v->vm, v->root.hpa);
-		if (!sp || !sp->role.invalid)
+		if (!current_root_stale(v))
 			return 0;
 		mmu_free_roots(v, false);
 	}
@@ -133,7 +160,8 @@ int mmu_load_locked(struct mmu_vcpu *v)
 		load_pae_roots(v, role);
 		v->root.hpa = v->lm_root_hpa;
 	} else {
-		sp = get_root_sp(v, v->mode == SMMU_PAGING_OFF ? 0 : cr3_pgd(v) >> PAGE_SHIFT, role);
+		sp =
+		    get_root_sp(v, v->mode == SMMU_PAGING_OFF ? 0 : cr3_pgd(v) >> PAGE_SHIFT, role);
 		v->root.hpa = sp->spt_hpa;
 	}
 	v->root.pgd = v->mode == SMMU_PAGING_OFF ? 0 : cr3_pgd(v);
@@ -162,7 +190,8 @@ static void put_root(struct mmu_vcpu *v, struct mmu_root *root)
 	if (root->hpa == v->lm_root_hpa) {
 		for (unsigned i = 0; i < 4; i++) {
 			if (is_shadow_present_spte(v->pae_root[i]))
-				mmu_put_root_sp(v->vm, sp_from_hpa(v->vm, spte_to_hpa(v->pae_root[i])));
+				mmu_put_root_sp(v->vm,
+				                sp_from_hpa(v->vm, spte_to_hpa(v->pae_root[i])));
 			v->pae_root[i] = 0;
 		}
 	} else {
@@ -279,12 +308,8 @@ hpa_t mmu_current_root(struct mmu_vcpu *v)
 {
 	hpa_t hpa;
 
-	if (v->root.hpa != INVALID_HPA) {
-		struct sp *sp = v->root.hpa == v->lm_root_hpa ? NULL : sp_from_hpa(v->vm, v->root.hpa);
-
-		if (!sp || (!sp->role.invalid && !sp_is_obsolete(v->vm, sp)))
-			return v->root.hpa;
-	}
+	if (!current_root_stale(v))
+		return v->root.hpa;
 	if (topup_and_lock(v)) {
 		pthread_mutex_unlock(&v->vm->mmu_lock);
 		return INVALID_HPA;
@@ -303,7 +328,8 @@ void mmu_sync_roots(struct mmu_vcpu *v)
 	if (v->root.hpa == v->lm_root_hpa) {
 		for (unsigned i = 0; i < 4; i++) {
 			uint64_t e = v->pae_root[i];
-			struct sp *sp = is_shadow_present_spte(e) ? sp_from_hpa(v->vm, spte_to_hpa(e)) : NULL;
+			struct sp *sp =
+			    is_shadow_present_spte(e) ? sp_from_hpa(v->vm, spte_to_hpa(e)) : NULL;
 
 			if (sp && sp->unsync_children)
 				mmu_sync_children(v, sp);
