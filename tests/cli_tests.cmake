@@ -93,3 +93,10 @@ smmu_cli_exit_test(cli_workload_pcid_in_pae_exits_2 2 "not supported together"
                    check boot --mode pae --pcid)
 smmu_cli_exit_test(cli_workload_bad_mode_exits_2 2 "bad value for '--mode'"
                    run boot --mode 6level)
+
+# A shadow-page cap below what the pinned roots of several vCPUs hold: the MMU
+# must raise it to its floor and let cached roots go, never fail the access.
+add_test(NAME cli_workload_mix_2vcpus_cap_5
+         COMMAND ${SMMU_CLI} check mix --vcpus 2 --size 0.02 --tlb 1x1 --max-mmu-pages 5)
+add_test(NAME cli_workload_forkwait_3vcpus_pae_cap_5
+         COMMAND ${SMMU_CLI} check forkwait --vcpus 3 --size 0.01 --mode pae --max-mmu-pages 5)

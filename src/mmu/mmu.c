@@ -59,8 +59,13 @@ int mmu_vm_create(const struct mmu_vm_config *cfg, struct mmu_vm **out)
 	vm->hm = cfg->hm;
 	vm->nr_vcpus = cfg->nr_vcpus;
 	vm->n_max_mmu_pages = cfg->n_max_mmu_pages ? cfg->n_max_mmu_pages : default_max_pages(vm->arena);
-	if (vm->n_max_mmu_pages < 2 * MMU_MIN_FREE_PAGES)
-		vm->n_max_mmu_pages = 2 * MMU_MIN_FREE_PAGES;
+	/*
+	 * Floor: a fault's worth of pages plus every vCPU's current roots (four
+	 * page directories for a PAE or 32-bit guest), which are never recycled;
+	 * KVM's floor is 64 pages (KVM_MIN_ALLOC_MMU_PAGES).
+	 */
+	if (vm->n_max_mmu_pages < MMU_MIN_FREE_PAGES + 4 * (uint64_t)vm->nr_vcpus + 1)
+		vm->n_max_mmu_pages = MMU_MIN_FREE_PAGES + 4 * (uint64_t)vm->nr_vcpus + 1;
 	vm->unsync_enabled = cfg->unsync;
 	vm->audit = cfg->audit;
 	vm->flush_vcpu_tlb = cfg->flush_vcpu_tlb;

@@ -209,6 +209,20 @@ void mmu_free_roots(struct mmu_vcpu *v, bool include_prev)
 		put_root(v, &v->prev_roots[i]);
 }
 
+/*
+ * Memory pressure with every page pinned: the cached roots of all vCPUs go
+ * (their pages become recyclable; a later cr3 switch rebuilds them).
+ */
+void mmu_drop_cached_roots(struct mmu_vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct mmu_vcpu *v = vm->vcpus[i];
+
+		for (unsigned r = 0; v && r < MMU_NUM_PREV_ROOTS; r++)
+			put_root(v, &v->prev_roots[r]);
+	}
+}
+
 static bool root_usable(struct mmu_vcpu *v, const struct mmu_root *r, uint64_t pgd,
                         union sp_role role)
 {

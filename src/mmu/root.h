@@ -24,5 +24,6 @@ bool shadow_walk_init(struct mmu_vcpu *v, const struct mmu_root *root, gva_t gva
                       struct shadow_walk *it);
 void mmu_free_roots(struct mmu_vcpu *v, bool include_prev);
 void mmu_put_root_sp(struct mmu_vm *vm, struct sp *sp);
+void mmu_drop_cached_roots(struct mmu_vm *vm);
 
 #endif

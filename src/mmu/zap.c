@@ -11,6 +11,7 @@
 #include <errno.h>
 
 #include "mmu/mmu_internal.h"
+#include "mmu/root.h"
 
 /* Remove a leaf spte from its rmap and clear it. */
 void mmu_drop_spte(struct mmu_vm *vm, uint64_t *sptep)
@@ -156,16 +157,20 @@ void mmu_commit_zap_page(struct mmu_vm *vm, struct list_head *invalid_list)
  * oldest pages that are not roots (KVM's make_mmu_pages_available).
  * Returns 0, or -ENOSPC if every page is a root.
  */
-int mmu_make_pages_available(struct mmu_vcpu *v)
+static bool pages_available(const struct mmu_vm *vm)
 {
-	struct mmu_vm *vm = v->vm;
+	return vm->n_used_mmu_pages + MMU_MIN_FREE_PAGES <= vm->n_max_mmu_pages;
+}
+
+/* Zap the oldest pages that are not roots until a fault's worth of pages is free. */
+static void recycle_oldest(struct mmu_vm *vm)
+{
 	struct list_head invalid_list;
 	struct list_head *pos, *prev;
 
-	if (vm->n_used_mmu_pages + MMU_MIN_FREE_PAGES <= vm->n_max_mmu_pages)
-		return 0;
 	list_init(&invalid_list);
-	for (pos = vm->active_list.prev; pos != &vm->active_list; pos = prev) {
+	for (pos = vm->active_list.prev; pos != &vm->active_list && !pages_available(vm);
+	     pos = prev) {
 		struct sp *sp = list_entry(pos, struct sp, link);
 
 		prev = pos->prev;
@@ -176,11 +181,22 @@ int mmu_make_pages_available(struct mmu_vcpu *v)
 		mmu_commit_zap_page(vm, &invalid_list);
 		/* Zapping may have freed neighbours: restart from the tail. */
 		prev = vm->active_list.prev;
-		list_init(&invalid_list);
-		if (vm->n_used_mmu_pages + MMU_MIN_FREE_PAGES <= vm->n_max_mmu_pages)
-			return 0;
 	}
-	return vm->n_used_mmu_pages + MMU_MIN_FREE_PAGES <= vm->n_max_mmu_pages ? 0 : -ENOSPC;
+}
+
+int mmu_make_pages_available(struct mmu_vcpu *v)
+{
+	struct mmu_vm *vm = v->vm;
+
+	if (pages_available(vm))
+		return 0;
+	recycle_oldest(vm);
+	if (!pages_available(vm)) {
+		/* Everything left is pinned as a root: let the cached roots go too. */
+		mmu_drop_cached_roots(vm);
+		recycle_oldest(vm);
+	}
+	return pages_available(vm) ? 0 : -ENOSPC;
 }
 
 /*
