@@ -100,3 +100,8 @@ add_test(NAME cli_workload_mix_2vcpus_cap_5
          COMMAND ${SMMU_CLI} check mix --vcpus 2 --size 0.02 --tlb 1x1 --max-mmu-pages 5)
 add_test(NAME cli_workload_forkwait_3vcpus_pae_cap_5
          COMMAND ${SMMU_CLI} check forkwait --vcpus 3 --size 0.01 --mode pae --max-mmu-pages 5)
+
+# --dot: the shadow page DAG of the final roots, on standard output.
+add_test(NAME cli_dot_pingpong COMMAND ${SMMU_CLI} check pingpong --size 0.001 --dot -)
+set_tests_properties(cli_dot_pingpong PROPERTIES
+                     PASS_REGULAR_EXPRESSION "digraph shadow_pages.*root_v0 -> sp.*L4 gpt gfn")

@@ -27,6 +27,7 @@
 
 struct run_args {
 	const char *trace;
+	const char *dot; /* --dot FILE: the shadow page DAG at the end of the run */
 	bool json;
 	struct exec_opts opts;
 	struct workload_params wp; /* when `trace` names a workload */
@@ -84,6 +85,7 @@ static void usage_run(FILE *out, const char *cmd)
 	        "  --tlb SETSxWAYS      vCPU TLB geometry (default 64x4)\n"
 	        "  --audit              check every MMU invariant after each record\n"
 	        "  --arena-mb N         host memory reserved for the VM, MiB\n"
+	        "  --dot FILE           write the shadow page DAG of the final roots (Graphviz)\n"
 	        "%s"
 	        "\n"
 	        "exit status: 0 ok, 1 expectation mismatch or audit failure,\n"
@@ -188,6 +190,9 @@ static int parse_run_args(int argc, char **argv, const char *cmd, struct run_arg
 			a->opts.unsync = false;
 		} else if (!strcmp(s, "--audit")) {
 			a->opts.audit = true;
+		} else if (!strcmp(s, "--dot") && next) {
+			a->dot = next;
+			i++;
 		} else if (!strcmp(s, "--max-mmu-pages") && parse_u64(next, &v) && v) {
 			a->opts.n_max_mmu_pages = v;
 			i++;
@@ -346,14 +351,36 @@ static const char *workload_error(int err)
 	                      : strerror(-err);
 }
 
-/* Print the run's summary (run) or nothing (check). */
+/* --dot FILE: the shadow page DAG the run ended with. */
+static int write_dot(const struct run_args *a, struct executor *e)
+{
+	FILE *f;
+	int ret;
+
+	if (!a->dot)
+		return 0;
+	f = strcmp(a->dot, "-") ? fopen(a->dot, "w") : stdout;
+	if (!f || !exec_vm(e)) {
+		fprintf(stderr, "shadowmmu: %s: %s\n", a->dot, f ? "no VM" : strerror(errno));
+		return EXIT_USAGE;
+	}
+	ret = smmu_vm_write_dot(exec_vm(e), f);
+	if (f != stdout && fclose(f))
+		ret = -EIO;
+	if (ret)
+		fprintf(stderr, "shadowmmu: %s: write error\n", a->dot);
+	return ret ? EXIT_USAGE : 0;
+}
+
+/* Print the run's summary (run) or nothing (check); write --dot. */
 static int print_summary(const struct run_args *a, struct executor *e, const char *cmd,
                          const struct exec_counts *c)
 {
 	struct smmu_stats st;
+	int ret = write_dot(a, e);
 
-	if (strcmp(cmd, "run"))
-		return 0;
+	if (ret || strcmp(cmd, "run"))
+		return ret;
 	if (!exec_vm(e) || smmu_vm_get_stats(exec_vm(e), &st)) {
 		fprintf(stderr, "shadowmmu: cannot read the VM's statistics\n");
 		return EXIT_USAGE;
