@@ -72,7 +72,8 @@ static void flush_vcpu_tlb(void *ctx, unsigned id)
 {
 	struct smmu_vm *vm = ctx;
 
-	vcpu_cpu_request_tlb_flush(&vm->vcpus[id].cpu);
+	/* Called under mmu_lock, possibly from another vCPU's thread. */
+	vcpu_cpu_kick_tlb_flush(&vm->vcpus[id].cpu);
 }
 
 /* ---- struct vcpu_mmu_ops -------------------------------------------------- */
@@ -176,6 +177,7 @@ static int vcpu_setup(struct smmu_vm *vm, unsigned id)
 		.mmu_ctx = vc,
 		.tlb_sets = vm->cfg.tlb_sets,
 		.tlb_ways = vm->cfg.tlb_ways,
+		.threaded = vm->cfg.threaded,
 	};
 	int r;
 
@@ -678,3 +680,4 @@ const char *smmu_result_name(enum smmu_result r)
 
 	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
 }
+

@@ -8,8 +8,12 @@
  * #UD, or an MMIO access.  Calls return 0 or a negative errno; guest
  * misbehaviour is never an error of the call, it is the guest's fault.
  *
- * Threads: each vCPU is driven by one thread at a time; VM-level calls
- * (memslots, zap-all) must not run concurrently with vCPU calls.
+ * Threads: with `threaded` set in the configuration, each vCPU may be driven
+ * by its own thread (one thread per vCPU at a time); the MMU then waits for
+ * the other vCPUs to leave "guest mode" before it frees or reuses anything
+ * they could still be walking (KVM's remote TLB flush).  VM-level calls
+ * (memslots, host operations, zap-all, statistics) must not run concurrently
+ * with vCPU calls.  Without `threaded`, one thread drives all vCPUs.
  */
 #ifndef SHADOWMMU_SHADOWMMU_H
 #define SHADOWMMU_SHADOWMMU_H
@@ -38,6 +42,7 @@ struct smmu_vm_config {
 	bool unsync;                 /* allow unsync shadow pages (KVM's default) */
 	bool audit;                  /* check MMU invariants after every operation */
 	bool huge_backing;           /* back memslots with 2 MiB host pages */
+	bool threaded;               /* vCPUs run on their own threads (see above) */
 	unsigned tlb_sets, tlb_ways; /* vCPU TLB geometry; 0: 64 x 4 */
 };
 

@@ -115,7 +115,7 @@ static void audit_sp(struct audit *a, struct sp *sp)
 	if (pte_list_check(&sp->parent_ptes))
 		audit_fail(a, "A4: corrupt parent_ptes");
 	for (unsigned i = 0; i < SPTE_ENT_PER_PAGE; i++) {
-		uint64_t spte = sp->spt[i];
+		uint64_t spte = spte_get(&sp->spt[i]);
 
 		if (!is_shadow_present_spte(spte) || is_mmio_spte(spte))
 			continue;
@@ -173,8 +173,8 @@ static unsigned root_refs(struct mmu_vm *vm, const struct sp *sp)
 				n++;
 			if (hpa == v->lm_root_hpa && hpa != INVALID_HPA)
 				for (unsigned q = 0; q < 4; q++)
-					if (is_shadow_present_spte(v->pae_root[q]) &&
-					    spte_to_hpa(v->pae_root[q]) == sp->spt_hpa)
+					if (is_shadow_present_spte(spte_get(&v->pae_root[q])) &&
+					    spte_to_hpa(spte_get(&v->pae_root[q])) == sp->spt_hpa)
 						n++;
 		}
 	}

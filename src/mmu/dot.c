@@ -42,7 +42,8 @@ static void dot_node(struct dot_state *d, const struct sp *sp)
 	unsigned leaves = 0;
 
 	for (unsigned i = 0; i < SPTE_ENT_PER_PAGE; i++)
-		if (is_shadow_present_spte(sp->spt[i]) && is_last_spte(sp->spt[i], sp->role.level))
+		if (is_shadow_present_spte(spte_get(&sp->spt[i])) &&
+		    is_last_spte(spte_get(&sp->spt[i]), sp->role.level))
 			leaves++;
 	fprintf(d->out, "  sp%llx [label=\"L%u %s gfn %#llx", (unsigned long long)sp->spt_hpa,
 	        sp->role.level, sp->role.direct ? "direct" : "gpt", (unsigned long long)sp->gfn);
@@ -60,7 +61,7 @@ static void dot_page(struct dot_state *d, struct mmu_vm *vm, struct sp *sp)
 		return;
 	dot_node(d, sp);
 	for (unsigned i = 0; i < SPTE_ENT_PER_PAGE; i++) {
-		uint64_t spte = sp->spt[i];
+		uint64_t spte = spte_get(&sp->spt[i]);
 		struct sp *child;
 
 		if (!is_shadow_present_spte(spte) || is_mmio_spte(spte) ||
@@ -87,8 +88,8 @@ static void dot_root(struct dot_state *d, struct mmu_vcpu *v, const struct mmu_r
 		return;
 	}
 	for (unsigned q = 0; q < 4; q++) { /* a PAE or 32-bit root: four page directories */
-		struct sp *sp = is_shadow_present_spte(v->pae_root[q])
-		                        ? sp_from_hpa(v->vm, spte_to_hpa(v->pae_root[q]))
+		struct sp *sp = is_shadow_present_spte(spte_get(&v->pae_root[q]))
+		                        ? sp_from_hpa(v->vm, spte_to_hpa(spte_get(&v->pae_root[q])))
 		                        : NULL;
 
 		if (!sp)

@@ -117,6 +117,14 @@ struct sp *mmu_get_sp(struct mmu_vcpu *v, gfn_t gfn, union sp_role role)
 				mmu_flush_remote_tlbs(vm);
 		}
 		sp->write_flooding_count = 0;
+		/*
+		 * A page found again may have unsync pages below it that no root
+		 * reached for a while: an invlpg or TLB flush the guest did
+		 * meanwhile could not sync them.  Sync them before the guest runs
+		 * on this path (KVM makes a KVM_REQ_MMU_SYNC request here).
+		 */
+		if (sp->unsync_children)
+			v->need_sync = true;
 		return sp;
 	}
 	mmu_commit_zap_page(vm, &invalid_list);
@@ -189,7 +197,7 @@ static enum set_spte_result fetch(struct mmu_vcpu *v, const struct smmu_walk *w,
 		return SET_SPTE_NOMEM;
 	for (;;) {
 		uint64_t *sptep = &it.sp->spt[spte_index(f->gva, it.level)];
-		uint64_t spte = *sptep;
+		uint64_t spte = spte_get(sptep);
 		union sp_role role;
 		gfn_t child_gfn;
 		struct sp *child;
@@ -271,6 +279,10 @@ static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fa
 	if (mmu_make_pages_available(v))
 		return MMU_FAULT_ERROR;
 	r = fetch(v, &w, f, slot, access);
+	if (v->need_sync) {
+		v->need_sync = false;
+		mmu_sync_roots(v);
+	}
 	switch (r) {
 	case SET_SPTE_OK:
 		vm->stat.pf_fixed++;

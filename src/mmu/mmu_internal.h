@@ -131,6 +131,7 @@ struct mmu_vcpu {
 	unsigned spt_frames_ready;      /* shadow frames reserved for this fault */
 	hpa_t spt_frames[8];
 	bool tlb_flush_pending;         /* flush this vCPU's TLB before the next access */
+	bool need_sync;                 /* a page with unsync children was linked in again */
 };
 
 /*

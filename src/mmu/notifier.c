@@ -87,7 +87,7 @@ static bool rmap_age(struct mmu_vm *vm, struct rmap_head *head, void *arg)
 
 	(void)vm;
 	for_each_pte_list_entry(head, &it, sptep) {
-		if (!is_accessed_spte(*sptep))
+		if (!is_accessed_spte(spte_get(sptep)))
 			continue;
 		young = true;
 		if (clear)

@@ -66,7 +66,7 @@ static bool update_gpte(struct mmu_vcpu *v, struct sp *sp, unsigned i)
 	struct mmu_vm *vm = v->vm;
 	struct leaf_request req;
 	uint64_t gpte;
-	bool was_present = is_shadow_present_spte(sp->spt[i]);
+	bool was_present = is_shadow_present_spte(spte_get(&sp->spt[i]));
 
 	if (!was_present)
 		return false;
@@ -143,7 +143,7 @@ static void invlpg_root(struct mmu_vcpu *v, const struct mmu_root *root, gva_t g
 		return;
 	while (it.sp) {
 		unsigned i = spte_index(gva, it.level);
-		uint64_t spte = it.sp->spt[i];
+		uint64_t spte = spte_get(&it.sp->spt[i]);
 
 		if (it.sp->unsync && it.level == 1) {
 			struct leaf_request req;

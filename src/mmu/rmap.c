@@ -91,7 +91,7 @@ bool rmap_write_protect_gfn(struct mmu_vm *vm, gfn_t gfn)
 	head = gfn_to_rmap(vm, gfn, 1);
 	if (head) {
 		for_each_pte_list_entry(head, &it, sptep) {
-			if (is_writable_spte(*sptep)) {
+			if (is_writable_spte(spte_get(sptep))) {
 				__atomic_fetch_and(sptep, ~(uint64_t)SPTE_RW, __ATOMIC_SEQ_CST);
 				flush = true;
 			}
@@ -119,7 +119,7 @@ static bool rmap_clear_writable(struct mmu_vm *vm, struct memslot *slot, gfn_t g
 
 	(void)vm;
 	for_each_pte_list_entry(head, &it, sptep) {
-		if (is_writable_spte(*sptep)) {
+		if (is_writable_spte(spte_get(sptep))) {
 			__atomic_fetch_and(sptep, ~(uint64_t)SPTE_RW, __ATOMIC_SEQ_CST);
 			flush = true;
 		}

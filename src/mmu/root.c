@@ -337,6 +337,7 @@ hpa_t mmu_current_root(struct mmu_vcpu *v)
 /* Sync the current root's unsync pages (KVM's kvm_mmu_sync_roots). */
 void mmu_sync_roots(struct mmu_vcpu *v)
 {
+	v->need_sync = false;
 	if (v->root.hpa == INVALID_HPA)
 		return;
 	if (v->root.hpa == v->lm_root_hpa) {

@@ -37,14 +37,42 @@ void mmu_vm_sp_map_destroy(struct mmu_vm *vm)
 	vm->sp_map = NULL;
 }
 
-static struct sp **sp_map_slot(const struct mmu_vm *vm, pfn_t pfn)
+/*
+ * The leaf arrays of sp_map are created on demand when a vCPU tops up its
+ * shadow frames, outside mmu_lock, so several threads may race to create
+ * the same one: it is installed with a compare-and-exchange and read with
+ * an atomic load.  The slots themselves change only under mmu_lock.
+ */
+static struct sp **sp_map_dir(const struct mmu_vm *vm, pfn_t pfn)
 {
-	struct sp **dir;
-
 	if (pfn >> SP_MAP_SHIFT >= vm->sp_map_dirs)
 		return NULL;
-	dir = vm->sp_map[pfn >> SP_MAP_SHIFT];
+	return __atomic_load_n(&vm->sp_map[pfn >> SP_MAP_SHIFT], __ATOMIC_ACQUIRE);
+}
+
+static struct sp **sp_map_slot(const struct mmu_vm *vm, pfn_t pfn)
+{
+	struct sp **dir = sp_map_dir(vm, pfn);
+
 	return dir ? &dir[pfn & (SP_MAP_PER_DIR - 1)] : NULL;
+}
+
+/* Make sure pfn has a slot; 0, -EINVAL (outside the arena) or -ENOMEM. */
+static int sp_map_ensure(struct mmu_vm *vm, pfn_t pfn)
+{
+	struct sp **dir, **expect = NULL;
+
+	if (pfn >> SP_MAP_SHIFT >= vm->sp_map_dirs)
+		return -EINVAL;
+	if (sp_map_dir(vm, pfn))
+		return 0;
+	dir = calloc(SP_MAP_PER_DIR, sizeof(struct sp *));
+	if (!dir)
+		return -ENOMEM;
+	if (!__atomic_compare_exchange_n(&vm->sp_map[pfn >> SP_MAP_SHIFT], &expect, dir, false,
+	                                 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		free(dir); /* another vCPU installed it first */
+	return 0;
 }
 
 /* The shadow page whose table is at hpa, or NULL if hpa is no shadow table. */
@@ -135,19 +163,14 @@ void sp_hash_del(struct mmu_vm *vm, struct sp *sp)
 	}
 }
 
-static int sp_map_set(struct mmu_vm *vm, pfn_t pfn, struct sp *sp)
+/* Under mmu_lock, for a pfn whose slot exists (sp_map_ensure in the top-up). */
+static void sp_map_set(struct mmu_vm *vm, pfn_t pfn, struct sp *sp)
 {
-	uint64_t dir = pfn >> SP_MAP_SHIFT;
+	struct sp **slot = sp_map_slot(vm, pfn);
 
-	if (dir >= vm->sp_map_dirs)
-		return -EINVAL;
-	if (!vm->sp_map[dir]) {
-		vm->sp_map[dir] = calloc(SP_MAP_PER_DIR, sizeof(struct sp *));
-		if (!vm->sp_map[dir])
-			return -ENOMEM;
-	}
-	vm->sp_map[dir][pfn & (SP_MAP_PER_DIR - 1)] = sp;
-	return 0;
+	SMMU_ASSERT(slot);
+	if (slot)
+		*slot = sp;
 }
 
 /*
@@ -170,8 +193,8 @@ int mmu_topup_caches(struct mmu_vcpu *v)
 
 		r = arena_alloc(vm->arena, 0, ARENA_USE_SHADOW, &hpa);
 		if (!r) {
-			/* Map the frame now: under mmu_lock sp_map_set must not fail. */
-			r = sp_map_set(vm, hpa >> PAGE_SHIFT, NULL);
+			/* Make the frame's slot now: under mmu_lock sp_map_set must not fail. */
+			r = sp_map_ensure(vm, hpa >> PAGE_SHIFT);
 			if (r)
 				arena_free(vm->arena, hpa, 0, ARENA_USE_SHADOW);
 			else
@@ -209,7 +232,7 @@ struct sp *sp_alloc(struct mmu_vcpu *v, gfn_t gfn, union sp_role role)
 	list_init(&sp->link);
 	list_add(&sp->link, &vm->active_list);
 	sp_hash_add(vm, sp);
-	(void)sp_map_set(vm, sp->spt_hpa >> PAGE_SHIFT, sp); /* slot exists: set in topup */
+	sp_map_set(vm, sp->spt_hpa >> PAGE_SHIFT, sp); /* the slot exists: made in the top-up */
 	vm->n_used_mmu_pages++;
 	return sp;
 }
@@ -219,7 +242,7 @@ void sp_free(struct mmu_vm *vm, struct sp *sp)
 {
 	SMMU_ASSERT(!sp->root_count && !sp->parent_ptes.val && !sp->unsync);
 	list_del(&sp->link);
-	(void)sp_map_set(vm, sp->spt_hpa >> PAGE_SHIFT, NULL);
+	sp_map_set(vm, sp->spt_hpa >> PAGE_SHIFT, NULL);
 	memset(sp->spt, 0, PAGE_SIZE);
 	arena_free(vm->arena, sp->spt_hpa, 0, ARENA_USE_SHADOW);
 	if (sp->shadowed)

@@ -25,7 +25,7 @@ static unsigned leaf_level_size_pages(unsigned level)
 /* Replace whatever *sptep holds with nothing, keeping rmaps and links right. */
 static bool clear_old_spte(struct mmu_vm *vm, struct sp *sp, uint64_t *sptep, uint64_t new_spte)
 {
-	uint64_t old = *sptep;
+	uint64_t old = spte_get(sptep);
 
 	if (!is_shadow_present_spte(old))
 		return false;
@@ -56,7 +56,7 @@ enum set_spte_result mmu_set_spte(struct mmu_vcpu *v, struct sp *sp, uint64_t *s
 	enum set_spte_result ret = SET_SPTE_OK;
 	unsigned access = req->access;
 	struct host_pfn hp;
-	uint64_t spte, old = *sptep;
+	uint64_t spte, old = spte_get(sptep);
 	unsigned flags = SPTE_MK_ACCESSED;
 	gfn_t base_gfn = req->gfn & ~((gfn_t)leaf_level_size_pages(req->level) - 1);
 

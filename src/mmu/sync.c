@@ -61,7 +61,7 @@ static void sync_spte(struct mmu_vcpu *v, struct sp *sp, unsigned i)
 {
 	struct mmu_vm *vm = v->vm;
 	struct leaf_request req;
-	uint64_t gpte, spte = sp->spt[i];
+	uint64_t gpte, spte = spte_get(&sp->spt[i]);
 
 	if (!is_shadow_present_spte(spte))
 		return;
@@ -107,7 +107,7 @@ static void sync_children_rec(struct mmu_vcpu *v, struct sp *sp, struct list_hea
 	for (unsigned w = 0; w < SPTE_ENT_PER_PAGE / 64 && sp->unsync_children; w++) {
 		while (sp->unsync_child_bitmap[w]) {
 			unsigned i = w * 64 + (unsigned)__builtin_ctzll(sp->unsync_child_bitmap[w]);
-			uint64_t spte = sp->spt[i];
+			uint64_t spte = spte_get(&sp->spt[i]);
 			struct sp *child = NULL;
 
 			if (is_shadow_present_spte(spte) && !is_last_spte(spte, sp->role.level))

@@ -16,7 +16,7 @@
 /* Remove a leaf spte from its rmap and clear it. */
 void mmu_drop_spte(struct mmu_vm *vm, uint64_t *sptep)
 {
-	uint64_t old = *sptep;
+	uint64_t old = spte_get(sptep);
 
 	if (is_shadow_present_spte(old) && !is_mmio_spte(old))
 		rmap_remove(vm, sptep);
@@ -29,7 +29,7 @@ void mmu_drop_spte(struct mmu_vm *vm, uint64_t *sptep)
  */
 bool mmu_zap_spte(struct mmu_vm *vm, struct sp *sp, uint64_t *sptep, struct list_head *invalid_list)
 {
-	uint64_t spte = *sptep;
+	uint64_t spte = spte_get(sptep);
 	struct sp *child;
 
 	(void)invalid_list;
@@ -80,7 +80,7 @@ static unsigned zap_unsync_children(struct mmu_vm *vm, struct sp *sp, struct lis
 	unsigned zapped = 0;
 
 	for (unsigned i = 0; sp->unsync_children && i < SPTE_ENT_PER_PAGE; i++) {
-		uint64_t spte = sp->spt[i];
+		uint64_t spte = spte_get(&sp->spt[i]);
 		struct sp *child;
 
 		if (!(sp->unsync_child_bitmap[i / 64] & (1ull << (i % 64))))

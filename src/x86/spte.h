@@ -85,6 +85,15 @@ static inline unsigned spte_index(gva_t gva, unsigned level)
 	return (unsigned)(gva >> (PAGE_SHIFT + 9 * (level - 1))) & (SPTE_ENT_PER_PAGE - 1);
 }
 
+/*
+ * Read an spte the hardware walker may be updating (A/D bits) on another
+ * thread: one relaxed atomic load, as the walker's own reads and updates.
+ */
+static inline uint64_t spte_get(const uint64_t *sptep)
+{
+	return __atomic_load_n(sptep, __ATOMIC_RELAXED);
+}
+
 static inline bool is_shadow_present_spte(uint64_t spte)
 {
 	return spte & SPTE_P;

@@ -22,6 +22,7 @@
 #include "x86/vcpu_cpu.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -76,6 +77,7 @@ int vcpu_cpu_init(struct vcpu_cpu *v, const struct vcpu_cpu_config *cfg)
 	v->gpa_ops = cfg->gpa_ops ? cfg->gpa_ops : &no_gpa_ops;
 	v->mmu_ops = cfg->mmu_ops;
 	v->mmu_ctx = cfg->mmu_ctx;
+	v->threaded = cfg->threaded;
 	v->walk = (struct hwwalk_env){
 	    .arena = cfg->arena, .root = INVALID_HPA, .root_level = 4, .perm = &v->perm};
 	smmu_cpu_state_reset(&v->state);
@@ -95,6 +97,17 @@ void vcpu_cpu_request_tlb_flush(struct vcpu_cpu *v)
 	__atomic_fetch_or(&v->requests, VCPU_REQ_TLB_FLUSH, __ATOMIC_RELEASE);
 }
 
+void vcpu_cpu_kick_tlb_flush(struct vcpu_cpu *v)
+{
+	__atomic_fetch_or(&v->requests, VCPU_REQ_TLB_FLUSH, __ATOMIC_SEQ_CST);
+	if (!v->threaded)
+		return;
+	/* Dekker with vcpu_enter_guest(): it stores mode, then loads requests. */
+	while (__atomic_load_n(&v->mode, __ATOMIC_SEQ_CST) == VCPU_IN_GUEST_MODE &&
+	       (__atomic_load_n(&v->requests, __ATOMIC_SEQ_CST) & VCPU_REQ_TLB_FLUSH))
+		sched_yield();
+}
+
 static NOINLINE void vcpu_service_requests(struct vcpu_cpu *v)
 {
 	unsigned req = __atomic_exchange_n(&v->requests, 0, __ATOMIC_ACQUIRE);
@@ -109,11 +122,34 @@ static inline void vcpu_check_requests(struct vcpu_cpu *v)
 		vcpu_service_requests(v);
 }
 
+/*
+ * Enter guest mode, then honour requests: a flusher either sees us in guest
+ * mode and waits, or we see its request and flush before walking (the order
+ * of KVM's vcpu_enter_guest: mode = IN_GUEST_MODE, smp_mb, check requests).
+ */
+static inline void vcpu_enter_guest(struct vcpu_cpu *v)
+{
+	if (v->threaded) {
+		__atomic_store_n(&v->mode, VCPU_IN_GUEST_MODE, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&v->requests, __ATOMIC_SEQ_CST))
+			vcpu_service_requests(v);
+		return;
+	}
+	vcpu_check_requests(v);
+}
+
+static inline void vcpu_exit_guest(struct vcpu_cpu *v)
+{
+	if (v->threaded)
+		__atomic_store_n(&v->mode, VCPU_OUTSIDE_GUEST_MODE, __ATOMIC_RELEASE);
+}
+
 /* ---- the access path ------------------------------------------------------- */
 
 static inline enum vcpu_result vcpu_finish(struct vcpu_cpu *v, struct vcpu_outcome *out,
                                            enum vcpu_result r)
 {
+	vcpu_exit_guest(v);
 	out->result = r;
 	v->stats.results[r]++;
 	return r;
@@ -161,9 +197,14 @@ static enum vcpu_pf_action vcpu_call_page_fault(struct vcpu_cpu *v, gva_t gva,
 	    .retry = retry,
 	};
 
+	enum vcpu_pf_action act;
+
 	*reply = (struct vcpu_pf_reply){0};
 	v->stats.exits[w->exit]++;
-	return v->mmu_ops->page_fault(v->mmu_ctx, gva, access, &exit, reply);
+	vcpu_exit_guest(v); /* the MMU may change tables and kick the other vCPUs */
+	act = v->mmu_ops->page_fault(v->mmu_ctx, gva, access, &exit, reply);
+	vcpu_enter_guest(v);
+	return act;
 }
 
 /* Turn the MMU's final answer into the access's result. */
@@ -249,46 +290,54 @@ static inline uint8_t *vcpu_host_ptr(const struct vcpu_cpu *v, hpa_t hpa, unsign
 	return arena_hpa_to_ptr(v->walk.arena, hpa, size);
 }
 
+/*
+ * Guest data accesses.  Other vCPUs, and the MMU reading gptes or setting
+ * A/D bits, may touch the same bytes at the same time, so each access is
+ * one atomic load or store where it is naturally aligned (SDM Vol. 3A
+ * 9.1.1: such accesses are atomic on x86), else atomic byte by byte.
+ * Little-endian, as the host.
+ */
 static inline uint64_t load_le(const uint8_t *p, unsigned size)
 {
-	uint64_t v8;
-	uint32_t v4;
-	uint16_t v2;
+	uint64_t v = 0;
 
-	switch (size) {
-	case 1:
-		return *p;
-	case 2:
-		memcpy(&v2, p, 2);
-		return v2;
-	case 4:
-		memcpy(&v4, p, 4);
-		return v4;
-	default:
-		memcpy(&v8, p, 8);
-		return v8;
+	if (!((uintptr_t)p & (size - 1))) {
+		switch (size) {
+		case 1:
+			return __atomic_load_n(p, __ATOMIC_RELAXED);
+		case 2:
+			return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
+		case 4:
+			return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
+		default:
+			return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
+		}
 	}
+	for (unsigned i = 0; i < size; i++)
+		v |= (uint64_t)__atomic_load_n(&p[i], __ATOMIC_RELAXED) << (8 * i);
+	return v;
 }
 
 static inline void store_le(uint8_t *p, unsigned size, uint64_t val)
 {
-	uint32_t v4 = (uint32_t)val;
-	uint16_t v2 = (uint16_t)val;
-
-	switch (size) {
-	case 1:
-		*p = (uint8_t)val;
-		break;
-	case 2:
-		memcpy(p, &v2, 2);
-		break;
-	case 4:
-		memcpy(p, &v4, 4);
-		break;
-	default:
-		memcpy(p, &val, 8);
-		break;
+	if (!((uintptr_t)p & (size - 1))) {
+		switch (size) {
+		case 1:
+			__atomic_store_n(p, (uint8_t)val, __ATOMIC_RELAXED);
+			return;
+		case 2:
+			__atomic_store_n((uint16_t *)p, (uint16_t)val, __ATOMIC_RELAXED);
+			return;
+		case 4:
+			__atomic_store_n((uint32_t *)p, (uint32_t)val, __ATOMIC_RELAXED);
+			return;
+		default:
+			__atomic_store_n((uint64_t *)p, val, __ATOMIC_RELAXED);
+			return;
+		}
 	}
+	for (unsigned i = 0; i < size; i++)
+		__atomic_store_n(&p[i], (uint8_t)(val >> (8 * i)), __ATOMIC_RELAXED);
 }
 
 /* Translate and load; shared by reads and fetches. */
@@ -299,7 +348,7 @@ static inline enum vcpu_result vcpu_load(struct vcpu_cpu *v, gva_t gva, unsigned
 	uint8_t *p;
 	hpa_t hpa = INVALID_HPA;
 
-	vcpu_check_requests(v);
+	vcpu_enter_guest(v);
 	r = vcpu_check_access(v, gva, size);
 	if (likely(r == VCPU_OK))
 		r = vcpu_translate(v, gva, access, size, 0, out, &hpa);
@@ -330,7 +379,7 @@ enum vcpu_result vcpu_cpu_write(struct vcpu_cpu *v, gva_t gva, unsigned size, ui
 	uint8_t *p;
 	hpa_t hpa = INVALID_HPA;
 
-	vcpu_check_requests(v);
+	vcpu_enter_guest(v);
 	r = vcpu_check_access(v, gva, size);
 	if (likely(r == VCPU_OK))
 		r = vcpu_translate(v, gva, SMMU_ACCESS_WRITE, size, value, out, &hpa);

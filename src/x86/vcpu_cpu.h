@@ -122,6 +122,7 @@ struct vcpu_cpu_config {
 	const struct vcpu_mmu_ops *mmu_ops;
 	void *mmu_ctx;
 	unsigned tlb_sets, tlb_ways; /* 0: 64 sets x 4 ways */
+	bool threaded;               /* other threads may change the shadow tables meanwhile */
 };
 
 struct vcpu_cpu {
@@ -139,8 +140,18 @@ struct vcpu_cpu {
 	const struct vcpu_mmu_ops *mmu_ops;
 	void *mmu_ctx;
 	unsigned requests; /* VCPU_REQ_*, set atomically by other threads */
+	unsigned mode;     /* VCPU_*_GUEST_MODE (threaded vCPUs only) */
+	bool threaded;     /* run the guest-mode handshake (vcpu_cpu_kick_tlb_flush) */
 	struct vcpu_cpu_stats stats;
 };
+
+/*
+ * KVM's vcpu->mode: a threaded vCPU is IN_GUEST_MODE while it walks shadow
+ * tables or touches guest frames through a translation, and OUTSIDE while
+ * the MMU runs for it or between operations.
+ */
+#define VCPU_OUTSIDE_GUEST_MODE 0u
+#define VCPU_IN_GUEST_MODE      1u
 
 #define VCPU_REQ_TLB_FLUSH (1u << 0)
 
@@ -176,6 +187,15 @@ int vcpu_cpu_set_root(struct vcpu_cpu *v, hpa_t root, unsigned level);
 void vcpu_cpu_tlb_flush(struct vcpu_cpu *v, enum smmu_tlb_flush kind);
 /* From any thread: flush this vCPU's whole TLB before its next operation. */
 void vcpu_cpu_request_tlb_flush(struct vcpu_cpu *v);
+/*
+ * From any thread (KVM's kvm_flush_remote_tlbs): request the flush and, for a
+ * threaded vCPU, wait until it has either honoured it or left guest mode, so
+ * that when this returns no walk or access of v can still use a translation
+ * the caller took away.  The wait is bounded: in guest mode a vCPU runs no
+ * lock and calls out to nothing.  Never call it on v from v's own thread
+ * while v is in guest mode (the MMU runs outside it).
+ */
+void vcpu_cpu_kick_tlb_flush(struct vcpu_cpu *v);
 
 static inline const struct smmu_cpu_state *vcpu_cpu_state(const struct vcpu_cpu *v)
 {
