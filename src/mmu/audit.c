@@ -11,7 +11,10 @@
  *      lists it in parent_ptes, and parent_ptes hold nothing else;
  *   A5 unsync_children counts the bits of unsync_child_bitmap; the
  *      mmu_unsync and pages_* gauges and n_used_mmu_pages match the pages;
- *   A6 root_count matches the vCPUs' references.
+ *   A6 root_count matches the vCPUs' references;
+ *   A7 a synced page shadowing 8-byte gptes is exact: each present spte
+ *      maps the gfn (leaf) or shadows the table (nonleaf) its gpte names
+ *      now; only unsync pages may lag behind the guest's tables.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -21,6 +24,7 @@
 #include "host/arena.h"
 #include "host/hostmem.h"
 #include "memslot.h"
+#include <shadowmmu/x86.h>
 #include "mmu/mmu_internal.h"
 #include "mmu/slot_iface.h"
 
@@ -101,8 +105,52 @@ static void audit_nonleaf(struct audit *a, struct sp *sp, unsigned i, uint64_t s
 		           (unsigned long long)child->gfn);
 }
 
+/* The gpte behind entry i of sp, read without touching the host page's state. */
+static bool audit_read_gpte(struct audit *a, const struct sp *sp, unsigned i, uint64_t *gpte)
+{
+	gpa_t gpa = sp_gpte_gpa(sp, i);
+	struct memslot *slot = mmu_gfn_to_slot(a->vm, gpa_to_gfn(gpa));
+	const uint64_t *p;
+	pfn_t pfn;
+
+	if (!slot || hostmem_peek_pfn(a->vm->hm, memslot_gfn_to_hva(slot, gpa_to_gfn(gpa)), &pfn))
+		return false;
+	p = arena_hpa_to_ptr(a->vm->arena, (pfn << PAGE_SHIFT) | (gpa & ~PAGE_MASK), 8);
+	if (!p)
+		return false;
+	*gpte = __atomic_load_n(p, __ATOMIC_RELAXED);
+	return true;
+}
+
+static void audit_synced_entry(struct audit *a, const struct sp *sp, unsigned i, uint64_t spte)
+{
+	uint64_t gpte;
+	gfn_t want, have;
+
+	if (!audit_read_gpte(a, sp, i, &gpte))
+		return;
+	want = (gpte & bits_range(51, 12)) >> PAGE_SHIFT;
+	if (is_last_spte(spte, sp->role.level)) {
+		if (sp->role.level != 1)
+			return; /* a large leaf: gfn rounding, checked by A1 */
+		have = sp_get_gfn(sp, i);
+	} else {
+		const struct sp *child = sp_from_hpa(a->vm, spte_to_hpa(spte));
+
+		if (!child || child->role.direct)
+			return; /* below a guest large page */
+		have = child->gfn;
+	}
+	if (!(gpte & X86_PTE_P) || want != have)
+		audit_fail(a, "A7: synced page gfn %#llx level %u entry %u shadows gfn %#llx, gpte %#llx",
+		           (unsigned long long)sp->gfn, sp->role.level, i, (unsigned long long)have,
+		           (unsigned long long)gpte);
+}
+
 static void audit_sp(struct audit *a, struct sp *sp)
 {
+	bool exact = !sp->role.direct && !sp->unsync && !sp->role.invalid &&
+	             !sp->role.has_4_byte_gpte && !sp_is_obsolete(a->vm, sp);
 	unsigned bits = 0;
 
 	a->pages++;
@@ -123,6 +171,8 @@ static void audit_sp(struct audit *a, struct sp *sp)
 			audit_leaf(a, sp, i, spte);
 		else
 			audit_nonleaf(a, sp, i, spte);
+		if (exact)
+			audit_synced_entry(a, sp, i, spte);
 	}
 }
 
