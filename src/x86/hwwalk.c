@@ -63,17 +63,46 @@ static uint32_t access_pfec(bool user, enum smmu_access_type access)
 	return pfec;
 }
 
+/*
+ * Masks over the eight combined-rights values acc = 0..7 (bit `acc` set when
+ * the value has the property), so that a fault[] row is a few ORs instead of
+ * 24 calls of rights_violation() - hw_perm_init() runs on every CPL change.
+ */
+#define ACC_SET_NO_W 0x55u /* acc without SMMU_ACC_W: 0, 2, 4, 6 */
+#define ACC_SET_U    0xccu /* acc with SMMU_ACC_U: 2, 3, 6, 7 */
+#define ACC_SET_NO_X 0x0fu /* acc without SMMU_ACC_X: 0..3 */
+
+_Static_assert(SMMU_ACC_W == 1 && SMMU_ACC_U == 2 && SMMU_ACC_X == 4,
+               "the ACC_SET_* masks assume these bit positions");
+
+/* The row of acc values that rights_violation() denies for one access type. */
+static uint8_t fault_row(const struct hw_perm *p, enum smmu_access_type access)
+{
+	unsigned row = p->user ? (~ACC_SET_U & 0xffu) : 0;
+
+	if (access == SMMU_ACCESS_WRITE)
+		row |= ACC_SET_NO_W; /* CR0.WP = 1: supervisor writes too */
+	if (access == SMMU_ACCESS_FETCH)
+		row |= ACC_SET_NO_X;
+	if (!p->user && (access == SMMU_ACCESS_FETCH ? p->smep : (p->smap && !p->ac)))
+		row |= ACC_SET_U; /* SMEP / SMAP on user pages */
+	return (uint8_t)row;
+}
+
 void hw_perm_init(struct hw_perm *p, unsigned cpl, bool smep, bool smap, bool pke, bool ac,
                   uint32_t pkru)
 {
 	*p = (struct hw_perm){
 	    .user = cpl == 3, .smep = smep, .smap = smap, .pke = pke, .ac = ac, .pkru = pkru};
 	for (unsigned access = 0; access < 3; access++) {
-		for (unsigned acc = 0; acc < 8; acc++)
-			if (rights_violation(p, acc, access) != HWWALK_OK)
-				p->fault[access] |= (uint8_t)(1u << acc);
+		p->fault[access] = fault_row(p, access);
 		p->pk_deny[access] = pk_deny_bits(pke, pkru, access);
 		p->pfec[access] = access_pfec(p->user, access);
+#ifndef NDEBUG
+		for (unsigned acc = 0; acc < 8; acc++)
+			SMMU_ASSERT(((p->fault[access] >> acc) & 1) ==
+			            (rights_violation(p, acc, access) != HWWALK_OK));
+#endif
 	}
 }
 
