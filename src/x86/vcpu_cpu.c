@@ -59,6 +59,27 @@ static void vcpu_refresh_mode(struct vcpu_cpu *v)
 	v->pge = paging && (s->cr4 & X86_CR4_PGE);
 	hw_perm_init(&v->perm, s->cpl, paging && (s->cr4 & X86_CR4_SMEP),
 	             paging && (s->cr4 & X86_CR4_SMAP), pke, s->ac, s->pkru);
+	/* The other CPL's rules are stale now; this CPL's are v->perm. */
+	v->perm_by_cpl[s->cpl == 3] = v->perm;
+	v->perm_valid = 1u << (s->cpl == 3);
+}
+
+/*
+ * Only the CPL changed (user/kernel transitions, constantly in the
+ * workloads): reuse the rules built for that CPL under the same AC, CR4 and
+ * PKRU, else build them from the current rules' other inputs.
+ */
+static void vcpu_refresh_cpl(struct vcpu_cpu *v)
+{
+	unsigned user = v->state.cpl == 3;
+	const struct hw_perm *p = &v->perm;
+
+	if (!(v->perm_valid & (1u << user))) {
+		hw_perm_init(&v->perm_by_cpl[user], v->state.cpl, p->smep, p->smap, p->pke, p->ac,
+		             p->pkru);
+		v->perm_valid |= 1u << user;
+	}
+	v->perm = v->perm_by_cpl[user];
 }
 
 int vcpu_cpu_init(struct vcpu_cpu *v, const struct vcpu_cpu_config *cfg)
@@ -485,8 +506,10 @@ int vcpu_cpu_set_cpl(struct vcpu_cpu *v, unsigned cpl)
 {
 	if (cpl != 0 && cpl != 3)
 		return -EINVAL;
+	if (cpl == v->state.cpl)
+		return 0;
 	v->state.cpl = cpl;
-	vcpu_refresh_mode(v);
+	vcpu_refresh_cpl(v);
 	return 0;
 }
 
