@@ -121,18 +121,13 @@ enum hwwalk_exit hw_perm_reason(const struct hw_perm *p, unsigned acc, unsigned 
 	return why;
 }
 
-/* Rights an spte grants, as SMMU_ACC_* bits. */
+_Static_assert(SPTE_RW == 1u << 1 && SPTE_US == 1u << 2 && SPTE_NX == 1ull << 63,
+               "spte_access() shifts these bits into SMMU_ACC_*");
+
+/* Rights an spte grants, as SMMU_ACC_* bits: R/W -> W, U/S -> U, !XD -> X (branch free). */
 static unsigned spte_access(uint64_t spte)
 {
-	unsigned acc = 0;
-
-	if (spte & SPTE_RW)
-		acc |= SMMU_ACC_W;
-	if (spte & SPTE_US)
-		acc |= SMMU_ACC_U;
-	if (!(spte & SPTE_NX))
-		acc |= SMMU_ACC_X;
-	return acc;
+	return (unsigned)(((spte >> 1) & (SMMU_ACC_W | SMMU_ACC_U)) | ((~spte >> 63) << 2));
 }
 
 static enum hwwalk_exit walk_exit(struct hwwalk_result *r, enum hwwalk_exit why, uint32_t pfec,
@@ -198,6 +193,16 @@ static enum hwwalk_exit walk_finish(const struct hwwalk_env *env, gva_t gva,
 	return HWWALK_OK;
 }
 
+/* Record where a walk stopped: the rights so far and the spte it last read. */
+static enum hwwalk_exit walk_stop(struct hwwalk_result *r, enum hwwalk_exit why, uint32_t pfec,
+                                  unsigned level, unsigned acc, uint64_t spte, uint64_t *sptep)
+{
+	r->access = acc;
+	r->spte = spte;
+	r->sptep = sptep;
+	return walk_exit(r, why, pfec, level);
+}
+
 enum hwwalk_exit hwwalk(const struct hwwalk_env *env, gva_t gva, enum smmu_access_type access,
                         struct hwwalk_result *r)
 {
@@ -205,31 +210,34 @@ enum hwwalk_exit hwwalk(const struct hwwalk_env *env, gva_t gva, enum smmu_acces
 	uint64_t *sptep[SMMU_MAX_LEVELS];
 	hpa_t table_hpa = env->root;
 	unsigned level = env->root_level;
+	unsigned acc = SMMU_ACC_W | SMMU_ACC_U | SMMU_ACC_X;
+	uint64_t spte = 0, *p = NULL;
 
 	SMMU_ASSERT(level == 4 || level == 5);
-	r->access = SMMU_ACC_W | SMMU_ACC_U | SMMU_ACC_X;
-	r->spte = 0;
-	r->sptep = NULL;
 	if (unlikely(table_hpa == INVALID_HPA))
-		return walk_exit(r, HWWALK_NO_ROOT, pfec, level);
+		return walk_stop(r, HWWALK_NO_ROOT, pfec, level, acc, spte, p);
+	/* Locals, not *r, in the loop: the result is written once where the walk ends. */
 	for (;; level--) {
 		uint64_t *table = walk_table(env, table_hpa);
 
 		if (unlikely(!table))
-			return walk_exit(r, HWWALK_BAD_HPA, pfec | X86_PFEC_P | X86_PFEC_RSVD,
-			                 level);
-		r->sptep = sptep[level - 1] = &table[spte_index(gva, level)];
-		r->spte = __atomic_load_n(r->sptep, __ATOMIC_RELAXED);
-		if (unlikely(!is_shadow_present_spte(r->spte)))
-			return walk_exit(r, HWWALK_NOT_PRESENT, pfec, level);
-		if (unlikely(spte_reserved_bits(r->spte, level)))
-			return walk_exit(r, HWWALK_RESERVED, pfec | X86_PFEC_P | X86_PFEC_RSVD,
-			                 level);
-		r->access &= spte_access(r->spte);
-		if (is_last_spte(r->spte, level))
+			return walk_stop(r, HWWALK_BAD_HPA, pfec | X86_PFEC_P | X86_PFEC_RSVD,
+			                 level, acc, spte, p);
+		p = sptep[level - 1] = &table[spte_index(gva, level)];
+		spte = __atomic_load_n(p, __ATOMIC_RELAXED);
+		if (unlikely(!is_shadow_present_spte(spte)))
+			return walk_stop(r, HWWALK_NOT_PRESENT, pfec, level, acc, spte, p);
+		if (unlikely(spte_reserved_bits(spte, level)))
+			return walk_stop(r, HWWALK_RESERVED, pfec | X86_PFEC_P | X86_PFEC_RSVD,
+			                 level, acc, spte, p);
+		acc &= spte_access(spte);
+		if (is_last_spte(spte, level))
 			break;
-		table_hpa = spte_to_hpa(r->spte);
+		table_hpa = spte_to_hpa(spte);
 	}
+	r->access = acc;
+	r->spte = spte;
+	r->sptep = p;
 	r->level = level;
 	return walk_finish(env, gva, access, sptep, r);
 }
