@@ -264,9 +264,28 @@ static int walker_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, 
 	return cmpxchg_guest(ctx, gpa, size, old, new_val, false);
 }
 
+/*
+ * The guest walker's gpte reads under mmu_lock: an aligned 8-byte gpte in a
+ * frame the gfn cache holds is one load (the hit path of resolve_locked,
+ * inlined: same generation check, same entry), else the general path.
+ */
 static int walker_read_locked(void *ctx, uint64_t gpa, unsigned size, uint64_t *val)
 {
-	return read_guest(ctx, gpa, size, val, true);
+	struct mmu_vm *vm = ctx;
+	gfn_t gfn = gpa_to_gfn(gpa);
+	const struct gfn_cache_entry *e = gfn_cache_slot(vm, gfn);
+
+	if (likely(size == 8 && !(gpa & 7) && e->gfn == gfn &&
+	           vm->gfn_cache_gen == memslots_generation(vm->slots))) {
+		uint64_t *p =
+		    arena_hpa_to_ptr(vm->arena, (e->pfn << PAGE_SHIFT) | (gpa & ~PAGE_MASK), 8);
+
+		if (likely(p)) {
+			*val = __atomic_load_n(p, __ATOMIC_RELAXED);
+			return 0;
+		}
+	}
+	return read_guest(vm, gpa, size, val, true);
 }
 
 static int walker_cmpxchg_locked(void *ctx, uint64_t gpa, unsigned size, uint64_t old,
