@@ -583,8 +583,27 @@ static void test_leaf_and_nonleaf_sptes_are_not_mmio(void)
 	CHECK(spte_make_leaf(0, 1, 0, 0, 0) & SPTE_NX);
 }
 
+/* The precomputed fault table agrees with hw_perm_reason() for every input (pke off). */
+static void test_perm_table_matches_reason_for_every_input(void)
+{
+	for (unsigned in = 0; in < 16; in++) {
+		struct hw_perm p;
+
+		hw_perm_init(&p, (in & 1) ? 3 : 0, in & 2, in & 4, false, in & 8, 0);
+		for (unsigned access = 0; access < 3; access++) {
+			for (unsigned acc = 0; acc < 8; acc++) {
+				uint32_t ec;
+				bool ok = hw_perm_reason(&p, acc, 0, access, &ec) == HWWALK_OK;
+
+				CHECK_EQ(hw_perm_allows(&p, acc, 0, access), ok);
+			}
+		}
+	}
+}
+
 int main(void)
 {
+	RUN(test_perm_table_matches_reason_for_every_input);
 	RUN(test_walk_translates_4k_page_with_offset);
 	RUN(test_successful_walk_sets_accessed_in_every_level);
 	RUN(test_write_sets_dirty_in_leaf_only);

@@ -61,9 +61,11 @@ unsigned mmu_max_mapping_level(struct mmu_vm *vm, struct memslot *slot, gfn_t gf
                                unsigned max_level)
 {
 	struct host_pfn hp;
-	unsigned level = mmu_slot_dirty_logging(slot) ? 1 : max_level; /* log at 4 KiB granularity */
+	unsigned level =
+	    mmu_slot_dirty_logging(slot) ? 1 : max_level; /* log at 4 KiB granularity */
 
-	if (level > 1 && resolve_locked(vm, slot, gfn, false, &hp) == 0 && (unsigned)hp.level < level)
+	if (level > 1 && resolve_locked(vm, slot, gfn, false, &hp) == 0 &&
+	    (unsigned)hp.level < level)
 		level = (unsigned)hp.level;
 	while (level > 1 && memslot_lpage_disallowed(slot, gfn, (int)level))
 		level--;
@@ -95,11 +97,24 @@ static int resolve_slow(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool
 	return 0;
 }
 
+/*
+ * The cache slot of a gfn: a multiplicative (Fibonacci) hash, not gfn %
+ * size, so that the few page-table gfns a fault walks do not share slots
+ * with each other or with runs of data gfns 256 apart (with gfn % size, a
+ * 4-level walk's PML4 at gfn 1 and a PD at gfn 0x1001 evicted each other on
+ * every fault).
+ */
+static struct gfn_cache_entry *gfn_cache_slot(struct mmu_vm *vm, gfn_t gfn)
+{
+	_Static_assert(GFN_CACHE_SIZE == 256, "the hash keeps the top 8 bits");
+	return &vm->gfn_cache[(gfn * 0x9e3779b97f4a7c15ull) >> 56];
+}
+
 /* gfn -> host frame under mmu_lock, through the cache. */
 static int resolve_locked(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool write,
                           struct host_pfn *out)
 {
-	struct gfn_cache_entry *e = &vm->gfn_cache[gfn % GFN_CACHE_SIZE];
+	struct gfn_cache_entry *e = gfn_cache_slot(vm, gfn);
 	int r;
 
 	if (unlikely(vm->gfn_cache_gen != memslots_generation(vm->slots)))
@@ -114,13 +129,16 @@ static int resolve_locked(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bo
 		slot = memslots_find(vm->slots, gfn);
 	r = resolve_slow(vm, slot, gfn, write, out);
 	if (r == -EAGAIN) {
-		/* A merged page: the copy fires the notifier, so it waits for mmu_lock's release. */
+		/* A merged page: the copy fires the notifier, so it waits for mmu_lock's release.
+		 */
 		vm->cow_pending = true;
 		vm->cow_hva = memslot_gfn_to_hva(slot, gfn);
 	}
 	if (r || vm->invalidate.in_progress)
 		return r; /* never cache a translation an invalidation may be changing */
-	*e = (struct gfn_cache_entry){.gfn = gfn, .pfn = out->pfn, .level = (uint8_t)out->level,
+	*e = (struct gfn_cache_entry){.gfn = gfn,
+	                              .pfn = out->pfn,
+	                              .level = (uint8_t)out->level,
 	                              .writable = out->writable,
 	                              .write_ok = write && out->writable};
 	return 0;
@@ -148,7 +166,8 @@ static void *gpa_to_ptr(struct mmu_vm *vm, gpa_t gpa, unsigned size, bool write,
 		struct memslot *slot = memslots_find(vm->slots, gpa_to_gfn(gpa));
 
 		r = resolve_slow(vm, slot, gpa_to_gfn(gpa), write, &hp);
-		if (r == -EAGAIN && !hostmem_break_cow(vm->hm, memslot_gfn_to_hva(slot, gpa_to_gfn(gpa))))
+		if (r == -EAGAIN &&
+		    !hostmem_break_cow(vm->hm, memslot_gfn_to_hva(slot, gpa_to_gfn(gpa))))
 			r = resolve_slow(vm, slot, gpa_to_gfn(gpa), write, &hp);
 	}
 	if (r || (write && !hp.writable))
@@ -245,9 +264,28 @@ static int walker_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, 
 	return cmpxchg_guest(ctx, gpa, size, old, new_val, false);
 }
 
+/*
+ * The guest walker's gpte reads under mmu_lock: an aligned 8-byte gpte in a
+ * frame the gfn cache holds is one load (the hit path of resolve_locked,
+ * inlined: same generation check, same entry), else the general path.
+ */
 static int walker_read_locked(void *ctx, uint64_t gpa, unsigned size, uint64_t *val)
 {
-	return read_guest(ctx, gpa, size, val, true);
+	struct mmu_vm *vm = ctx;
+	gfn_t gfn = gpa_to_gfn(gpa);
+	const struct gfn_cache_entry *e = gfn_cache_slot(vm, gfn);
+
+	if (likely(size == 8 && !(gpa & 7) && e->gfn == gfn &&
+	           vm->gfn_cache_gen == memslots_generation(vm->slots))) {
+		uint64_t *p =
+		    arena_hpa_to_ptr(vm->arena, (e->pfn << PAGE_SHIFT) | (gpa & ~PAGE_MASK), 8);
+
+		if (likely(p)) {
+			*val = __atomic_load_n(p, __ATOMIC_RELAXED);
+			return 0;
+		}
+	}
+	return read_guest(vm, gpa, size, val, true);
 }
 
 static int walker_cmpxchg_locked(void *ctx, uint64_t gpa, unsigned size, uint64_t old,
@@ -259,8 +297,9 @@ static int walker_cmpxchg_locked(void *ctx, uint64_t gpa, unsigned size, uint64_
 void mmu_init_gpa_ops(struct mmu_vm *vm);
 void mmu_init_gpa_ops(struct mmu_vm *vm)
 {
-	vm->gpa_ops = (struct smmu_gpa_ops){.read = walker_read, .cmpxchg = walker_cmpxchg, .ctx = vm};
+	vm->gpa_ops =
+	    (struct smmu_gpa_ops){.read = walker_read, .cmpxchg = walker_cmpxchg, .ctx = vm};
 	vm->gpa_ops_locked = (struct smmu_gpa_ops){
-		.read = walker_read_locked, .cmpxchg = walker_cmpxchg_locked, .ctx = vm};
+	    .read = walker_read_locked, .cmpxchg = walker_cmpxchg_locked, .ctx = vm};
 	mmu_gfn_cache_clear(vm);
 }

@@ -16,7 +16,7 @@
 #include "host/arena.h"
 #include "mmu/mmu_internal.h"
 
-#define SP_MAP_SHIFT 9
+#define SP_MAP_SHIFT   9
 #define SP_MAP_PER_DIR (1u << SP_MAP_SHIFT)
 
 /* Worst case per fault: one page per level plus a root (checked in sp_alloc). */
@@ -178,12 +178,31 @@ static void sp_map_set(struct mmu_vm *vm, pfn_t pfn, struct sp *sp)
  * is taken (KVM's mmu_topup_memory_caches): rmap descriptors, sp headers,
  * shadowed arrays and shadow-table frames.  Under the lock nothing fails.
  */
+#define MMU_MIN_PTE_LIST_DESCS (1 + SMMU_MAX_LEVELS * 2)
+
+_Static_assert(MMU_MIN_PTE_LIST_DESCS <= MMU_CACHE_CAPACITY &&
+                   MMU_MIN_PAGES_PER_FAULT <= MMU_CACHE_CAPACITY,
+               "mmu_cache_topup would reject these minimums");
+
+/* Every cache already holds its minimum: what mmu_topup_caches finds on most calls. */
+static bool caches_topped_up(const struct mmu_vcpu *v)
+{
+	return v->pte_list_desc_cache.nobjs >= MMU_MIN_PTE_LIST_DESCS &&
+	       v->sp_header_cache.nobjs >= MMU_MIN_PAGES_PER_FAULT &&
+	       v->shadowed_cache.nobjs >= MMU_MIN_PAGES_PER_FAULT &&
+	       v->spt_frames_ready >= MMU_MIN_PAGES_PER_FAULT;
+}
+
 int mmu_topup_caches(struct mmu_vcpu *v)
 {
 	struct mmu_vm *vm = v->vm;
 	int r;
 
-	r = mmu_cache_topup(&v->pte_list_desc_cache, 1 + SMMU_MAX_LEVELS * 2);
+	/* The fast answer (every fault, cr3 switch and flush calls this), same as the calls below.
+	 */
+	if (likely(caches_topped_up(v)))
+		return 0;
+	r = mmu_cache_topup(&v->pte_list_desc_cache, MMU_MIN_PTE_LIST_DESCS);
 	if (!r)
 		r = mmu_cache_topup(&v->sp_header_cache, MMU_MIN_PAGES_PER_FAULT);
 	if (!r)

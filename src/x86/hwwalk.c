@@ -63,17 +63,46 @@ static uint32_t access_pfec(bool user, enum smmu_access_type access)
 	return pfec;
 }
 
+/*
+ * Masks over the eight combined-rights values acc = 0..7 (bit `acc` set when
+ * the value has the property), so that a fault[] row is a few ORs instead of
+ * 24 calls of rights_violation() - hw_perm_init() runs on every CPL change.
+ */
+#define ACC_SET_NO_W 0x55u /* acc without SMMU_ACC_W: 0, 2, 4, 6 */
+#define ACC_SET_U    0xccu /* acc with SMMU_ACC_U: 2, 3, 6, 7 */
+#define ACC_SET_NO_X 0x0fu /* acc without SMMU_ACC_X: 0..3 */
+
+_Static_assert(SMMU_ACC_W == 1 && SMMU_ACC_U == 2 && SMMU_ACC_X == 4,
+               "the ACC_SET_* masks assume these bit positions");
+
+/* The row of acc values that rights_violation() denies for one access type. */
+static uint8_t fault_row(const struct hw_perm *p, enum smmu_access_type access)
+{
+	unsigned row = p->user ? (~ACC_SET_U & 0xffu) : 0;
+
+	if (access == SMMU_ACCESS_WRITE)
+		row |= ACC_SET_NO_W; /* CR0.WP = 1: supervisor writes too */
+	if (access == SMMU_ACCESS_FETCH)
+		row |= ACC_SET_NO_X;
+	if (!p->user && (access == SMMU_ACCESS_FETCH ? p->smep : (p->smap && !p->ac)))
+		row |= ACC_SET_U; /* SMEP / SMAP on user pages */
+	return (uint8_t)row;
+}
+
 void hw_perm_init(struct hw_perm *p, unsigned cpl, bool smep, bool smap, bool pke, bool ac,
                   uint32_t pkru)
 {
 	*p = (struct hw_perm){
 	    .user = cpl == 3, .smep = smep, .smap = smap, .pke = pke, .ac = ac, .pkru = pkru};
 	for (unsigned access = 0; access < 3; access++) {
-		for (unsigned acc = 0; acc < 8; acc++)
-			if (rights_violation(p, acc, access) != HWWALK_OK)
-				p->fault[access] |= (uint8_t)(1u << acc);
+		p->fault[access] = fault_row(p, access);
 		p->pk_deny[access] = pk_deny_bits(pke, pkru, access);
 		p->pfec[access] = access_pfec(p->user, access);
+#ifndef NDEBUG
+		for (unsigned acc = 0; acc < 8; acc++)
+			SMMU_ASSERT(((p->fault[access] >> acc) & 1) ==
+			            (rights_violation(p, acc, access) != HWWALK_OK));
+#endif
 	}
 }
 
@@ -92,18 +121,13 @@ enum hwwalk_exit hw_perm_reason(const struct hw_perm *p, unsigned acc, unsigned 
 	return why;
 }
 
-/* Rights an spte grants, as SMMU_ACC_* bits. */
+_Static_assert(SPTE_RW == 1u << 1 && SPTE_US == 1u << 2 && SPTE_NX == 1ull << 63,
+               "spte_access() shifts these bits into SMMU_ACC_*");
+
+/* Rights an spte grants, as SMMU_ACC_* bits: R/W -> W, U/S -> U, !XD -> X (branch free). */
 static unsigned spte_access(uint64_t spte)
 {
-	unsigned acc = 0;
-
-	if (spte & SPTE_RW)
-		acc |= SMMU_ACC_W;
-	if (spte & SPTE_US)
-		acc |= SMMU_ACC_U;
-	if (!(spte & SPTE_NX))
-		acc |= SMMU_ACC_X;
-	return acc;
+	return (unsigned)(((spte >> 1) & (SMMU_ACC_W | SMMU_ACC_U)) | ((~spte >> 63) << 2));
 }
 
 static enum hwwalk_exit walk_exit(struct hwwalk_result *r, enum hwwalk_exit why, uint32_t pfec,
@@ -169,6 +193,16 @@ static enum hwwalk_exit walk_finish(const struct hwwalk_env *env, gva_t gva,
 	return HWWALK_OK;
 }
 
+/* Record where a walk stopped: the rights so far and the spte it last read. */
+static enum hwwalk_exit walk_stop(struct hwwalk_result *r, enum hwwalk_exit why, uint32_t pfec,
+                                  unsigned level, unsigned acc, uint64_t spte, uint64_t *sptep)
+{
+	r->access = acc;
+	r->spte = spte;
+	r->sptep = sptep;
+	return walk_exit(r, why, pfec, level);
+}
+
 enum hwwalk_exit hwwalk(const struct hwwalk_env *env, gva_t gva, enum smmu_access_type access,
                         struct hwwalk_result *r)
 {
@@ -176,31 +210,34 @@ enum hwwalk_exit hwwalk(const struct hwwalk_env *env, gva_t gva, enum smmu_acces
 	uint64_t *sptep[SMMU_MAX_LEVELS];
 	hpa_t table_hpa = env->root;
 	unsigned level = env->root_level;
+	unsigned acc = SMMU_ACC_W | SMMU_ACC_U | SMMU_ACC_X;
+	uint64_t spte = 0, *p = NULL;
 
 	SMMU_ASSERT(level == 4 || level == 5);
-	r->access = SMMU_ACC_W | SMMU_ACC_U | SMMU_ACC_X;
-	r->spte = 0;
-	r->sptep = NULL;
 	if (unlikely(table_hpa == INVALID_HPA))
-		return walk_exit(r, HWWALK_NO_ROOT, pfec, level);
+		return walk_stop(r, HWWALK_NO_ROOT, pfec, level, acc, spte, p);
+	/* Locals, not *r, in the loop: the result is written once where the walk ends. */
 	for (;; level--) {
 		uint64_t *table = walk_table(env, table_hpa);
 
 		if (unlikely(!table))
-			return walk_exit(r, HWWALK_BAD_HPA, pfec | X86_PFEC_P | X86_PFEC_RSVD,
-			                 level);
-		r->sptep = sptep[level - 1] = &table[spte_index(gva, level)];
-		r->spte = __atomic_load_n(r->sptep, __ATOMIC_RELAXED);
-		if (unlikely(!is_shadow_present_spte(r->spte)))
-			return walk_exit(r, HWWALK_NOT_PRESENT, pfec, level);
-		if (unlikely(spte_reserved_bits(r->spte, level)))
-			return walk_exit(r, HWWALK_RESERVED, pfec | X86_PFEC_P | X86_PFEC_RSVD,
-			                 level);
-		r->access &= spte_access(r->spte);
-		if (is_last_spte(r->spte, level))
+			return walk_stop(r, HWWALK_BAD_HPA, pfec | X86_PFEC_P | X86_PFEC_RSVD,
+			                 level, acc, spte, p);
+		p = sptep[level - 1] = &table[spte_index(gva, level)];
+		spte = __atomic_load_n(p, __ATOMIC_RELAXED);
+		if (unlikely(!is_shadow_present_spte(spte)))
+			return walk_stop(r, HWWALK_NOT_PRESENT, pfec, level, acc, spte, p);
+		if (unlikely(spte_reserved_bits(spte, level)))
+			return walk_stop(r, HWWALK_RESERVED, pfec | X86_PFEC_P | X86_PFEC_RSVD,
+			                 level, acc, spte, p);
+		acc &= spte_access(spte);
+		if (is_last_spte(spte, level))
 			break;
-		table_hpa = spte_to_hpa(r->spte);
+		table_hpa = spte_to_hpa(spte);
 	}
+	r->access = acc;
+	r->spte = spte;
+	r->sptep = p;
 	r->level = level;
 	return walk_finish(env, gva, access, sptep, r);
 }

@@ -3,7 +3,9 @@
  * fractured large-page scheme and the tagging rules (SDM Vol. 3A 4.10).
  *
  * Invariant: nr_large counts exactly the valid entries with page_shift >
- * 12; every store to an entry goes through entry_set() or entry_clear().
+ * 12; every store to an entry goes through entry_set() or entry_clear();
+ * a set holding a valid entry has its `occupied` bit set (the converse need
+ * not hold).
  */
 #include "x86/tlb.h"
 
@@ -53,7 +55,8 @@ int tlb_init(struct tlb *tlb, unsigned sets, unsigned ways)
 		return -EINVAL;
 	tlb->entries = malloc(n * sizeof(*tlb->entries));
 	tlb->victim = calloc(sets, 1);
-	if (!tlb->entries || !tlb->victim) {
+	tlb->occupied = calloc((sets + 63) / 64, sizeof(uint64_t));
+	if (!tlb->entries || !tlb->victim || !tlb->occupied) {
 		tlb_destroy(tlb);
 		return -ENOMEM;
 	}
@@ -69,6 +72,7 @@ void tlb_destroy(struct tlb *tlb)
 {
 	free(tlb->entries);
 	free(tlb->victim);
+	free(tlb->occupied);
 	*tlb = (struct tlb){0};
 }
 
@@ -102,6 +106,7 @@ void tlb_fill(struct tlb *tlb, gva_t gva, unsigned pcid, const struct tlb_fill_i
 
 	SMMU_ASSERT(info->page_shift == 12 || info->page_shift == 21 || info->page_shift == 30);
 	entry_set(tlb, fill_slot(tlb, vpn, pcid), vpn, pcid, info);
+	tlb->occupied[(vpn & tlb->set_mask) / 64] |= 1ull << ((vpn & tlb->set_mask) % 64);
 	tlb->stats.fills++;
 }
 
@@ -159,16 +164,39 @@ static bool flush_drops(const struct tlb_entry *e, enum smmu_tlb_flush kind, uns
 	}
 }
 
+/* Flush one set; true when it is left without a valid entry. */
+static bool flush_set(struct tlb *tlb, struct tlb_entry *set, enum smmu_tlb_flush kind,
+                      unsigned pcid)
+{
+	bool empty = true;
+
+	for (unsigned way = 0; way < tlb->ways; way++) {
+		if (!entry_valid(&set[way]))
+			continue;
+		if (flush_drops(&set[way], kind, pcid))
+			entry_clear(tlb, &set[way]);
+		else
+			empty = false;
+	}
+	return empty;
+}
+
 void tlb_flush(struct tlb *tlb, enum smmu_tlb_flush kind, unsigned pcid)
 {
-	size_t n = (size_t)tlb->sets * tlb->ways;
-
 	if (kind == SMMU_FLUSH_NONE)
 		return;
 	tlb->stats.flushes++;
-	for (size_t i = 0; i < n; i++)
-		if (entry_valid(&tlb->entries[i]) && flush_drops(&tlb->entries[i], kind, pcid))
-			entry_clear(tlb, &tlb->entries[i]);
+	for (unsigned w = 0; w < (tlb->sets + 63) / 64; w++) {
+		uint64_t bits = tlb->occupied[w];
+
+		while (bits) {
+			unsigned set = w * 64 + (unsigned)__builtin_ctzll(bits);
+
+			bits &= bits - 1;
+			if (flush_set(tlb, &tlb->entries[(size_t)set * tlb->ways], kind, pcid))
+				tlb->occupied[w] &= ~(1ull << (set % 64));
+		}
+	}
 }
 
 unsigned tlb_count_valid(const struct tlb *tlb)

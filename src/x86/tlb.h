@@ -23,6 +23,11 @@
  * without a flush), and a write hitting a clean entry re-walks so that the
  * walker sets D (SDM 4.8).  An entry never holds a failed translation
  * (x86 caches no not-present entries).
+ *
+ * A flush visits only the sets whose `occupied` bit is set (a fill sets it,
+ * a flush clears it when it leaves the set empty), so flushing a TLB that
+ * holds a handful of entries - a cr3 switch right after the last one - costs
+ * little more than a scan of the bitmap.
  */
 #ifndef SMMU_X86_TLB_H
 #define SMMU_X86_TLB_H
@@ -56,6 +61,7 @@ struct tlb_stats {
 struct tlb {
 	struct tlb_entry *entries; /* sets * ways, set-major */
 	uint8_t *victim;           /* per set: next way to replace (round robin) */
+	uint64_t *occupied;        /* bit per set: may hold a valid entry (flush skips the rest) */
 	unsigned sets, ways;
 	uint64_t set_mask;
 	unsigned nr_large; /* valid entries with page_shift > 12 */

@@ -44,6 +44,24 @@ static int no_gpa_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, 
 
 static const struct smmu_gpa_ops no_gpa_ops = {.read = no_gpa_read, .cmpxchg = no_gpa_cmpxchg};
 
+/*
+ * Rebuild the rights rules when one of their inputs changed; a MOV to CR3
+ * (every context switch) changes none, so it keeps both CPLs' cached rules.
+ */
+static void vcpu_refresh_perm(struct vcpu_cpu *v, bool smep, bool smap, bool pke)
+{
+	const struct smmu_cpu_state *s = &v->state;
+	const struct hw_perm *p = &v->perm;
+
+	if (v->perm_valid && p->user == (s->cpl == 3) && p->smep == smep && p->smap == smap &&
+	    p->pke == pke && p->ac == s->ac && p->pkru == s->pkru)
+		return;
+	hw_perm_init(&v->perm, s->cpl, smep, smap, pke, s->ac, s->pkru);
+	/* The other CPL's rules are stale now; this CPL's are v->perm. */
+	v->perm_by_cpl[s->cpl == 3] = v->perm;
+	v->perm_valid = 1u << (s->cpl == 3);
+}
+
 /* Derive everything the fast path caches from the register state. */
 static void vcpu_refresh_mode(struct vcpu_cpu *v)
 {
@@ -57,8 +75,26 @@ static void vcpu_refresh_mode(struct vcpu_cpu *v)
 	v->va_bits = !v->long_mode ? 32 : (s->cr4 & X86_CR4_LA57) ? 57 : 48;
 	v->pcid = (s->cr4 & X86_CR4_PCIDE) ? (unsigned)(s->cr3 & X86_CR3_PCID_MASK) : 0;
 	v->pge = paging && (s->cr4 & X86_CR4_PGE);
-	hw_perm_init(&v->perm, s->cpl, paging && (s->cr4 & X86_CR4_SMEP),
-	             paging && (s->cr4 & X86_CR4_SMAP), pke, s->ac, s->pkru);
+	vcpu_refresh_perm(v, paging && (s->cr4 & X86_CR4_SMEP), paging && (s->cr4 & X86_CR4_SMAP),
+	                  pke);
+}
+
+/*
+ * Only the CPL changed (user/kernel transitions, constantly in the
+ * workloads): reuse the rules built for that CPL under the same AC, CR4 and
+ * PKRU, else build them from the current rules' other inputs.
+ */
+static void vcpu_refresh_cpl(struct vcpu_cpu *v)
+{
+	unsigned user = v->state.cpl == 3;
+	const struct hw_perm *p = &v->perm;
+
+	if (!(v->perm_valid & (1u << user))) {
+		hw_perm_init(&v->perm_by_cpl[user], v->state.cpl, p->smep, p->smap, p->pke, p->ac,
+		             p->pkru);
+		v->perm_valid |= 1u << user;
+	}
+	v->perm = v->perm_by_cpl[user];
 }
 
 int vcpu_cpu_init(struct vcpu_cpu *v, const struct vcpu_cpu_config *cfg)
@@ -485,8 +521,10 @@ int vcpu_cpu_set_cpl(struct vcpu_cpu *v, unsigned cpl)
 {
 	if (cpl != 0 && cpl != 3)
 		return -EINVAL;
+	if (cpl == v->state.cpl)
+		return 0;
 	v->state.cpl = cpl;
-	vcpu_refresh_mode(v);
+	vcpu_refresh_cpl(v);
 	return 0;
 }
 

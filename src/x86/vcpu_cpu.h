@@ -129,11 +129,14 @@ struct vcpu_cpu {
 	struct smmu_cpu_state state;
 	struct smmu_cpu_model model;
 	uint64_t cr2;
-	unsigned pcid;          /* current PCID (0 without CR4.PCIDE) */
-	unsigned va_bits;       /* 48 or 57 in IA-32e mode (canonical check), else 32 */
-	bool long_mode;         /* EFER.LMA */
-	bool pge;               /* CR4.PGE with paging on: G leaves fill global entries */
-	struct hw_perm perm;    /* rights rules for the current CPL/AC/CR4/PKRU */
+	unsigned pcid;       /* current PCID (0 without CR4.PCIDE) */
+	unsigned va_bits;    /* 48 or 57 in IA-32e mode (canonical check), else 32 */
+	bool long_mode;      /* EFER.LMA */
+	bool pge;            /* CR4.PGE with paging on: G leaves fill global entries */
+	struct hw_perm perm; /* rights rules for the current CPL/AC/CR4/PKRU */
+	/* perm for CPL 0 / 3 under the current AC/CR4/PKRU (valid bit per CPL): set_cpl copies */
+	struct hw_perm perm_by_cpl[2];
+	unsigned perm_valid;
 	struct hwwalk_env walk; /* arena, root, root level, &perm */
 	struct tlb tlb;
 	const struct smmu_gpa_ops *gpa_ops;
