@@ -376,25 +376,39 @@ static inline void store_le(uint8_t *p, unsigned size, uint64_t val)
 		__atomic_store_n(&p[i], (uint8_t)(val >> (8 * i)), __ATOMIC_RELAXED);
 }
 
+/*
+ * Enter guest mode, check the access and translate it to host bytes.
+ * VCPU_OK with *p, or VCPU_OK with *p NULL when the MMU performed the access
+ * itself; any other result ends the access.
+ */
+static inline enum vcpu_result vcpu_access_ptr(struct vcpu_cpu *v, gva_t gva, unsigned size,
+                                               enum smmu_access_type access, uint64_t value,
+                                               struct vcpu_outcome *out, uint8_t **p)
+{
+	enum vcpu_result r;
+	hpa_t hpa = INVALID_HPA;
+
+	*p = NULL;
+	vcpu_enter_guest(v);
+	r = vcpu_check_access(v, gva, size);
+	if (likely(r == VCPU_OK))
+		r = vcpu_translate(v, gva, access, size, value, out, &hpa);
+	if (r != VCPU_OK || hpa == INVALID_HPA)
+		return r;
+	*p = vcpu_host_ptr(v, hpa, size);
+	return likely(*p) ? VCPU_OK : VCPU_EMUL_FAIL;
+}
+
 /* Translate and load; shared by reads and fetches. */
 static inline enum vcpu_result vcpu_load(struct vcpu_cpu *v, gva_t gva, unsigned size,
                                          enum smmu_access_type access, struct vcpu_outcome *out)
 {
-	enum vcpu_result r;
 	uint8_t *p;
-	hpa_t hpa = INVALID_HPA;
+	enum vcpu_result r = vcpu_access_ptr(v, gva, size, access, 0, out, &p);
 
-	vcpu_enter_guest(v);
-	r = vcpu_check_access(v, gva, size);
-	if (likely(r == VCPU_OK))
-		r = vcpu_translate(v, gva, access, size, 0, out, &hpa);
-	if (r != VCPU_OK || hpa == INVALID_HPA)
-		return vcpu_finish(v, out, r);
-	p = vcpu_host_ptr(v, hpa, size);
-	if (unlikely(!p))
-		return vcpu_finish(v, out, VCPU_EMUL_FAIL);
-	out->value = load_le(p, size);
-	return vcpu_finish(v, out, VCPU_OK);
+	if (r == VCPU_OK && p)
+		out->value = load_le(p, size);
+	return vcpu_finish(v, out, r);
 }
 
 enum vcpu_result vcpu_cpu_read(struct vcpu_cpu *v, gva_t gva, unsigned size,
@@ -411,21 +425,12 @@ enum vcpu_result vcpu_cpu_fetch(struct vcpu_cpu *v, gva_t gva, struct vcpu_outco
 enum vcpu_result vcpu_cpu_write(struct vcpu_cpu *v, gva_t gva, unsigned size, uint64_t value,
                                 struct vcpu_outcome *out)
 {
-	enum vcpu_result r;
 	uint8_t *p;
-	hpa_t hpa = INVALID_HPA;
+	enum vcpu_result r = vcpu_access_ptr(v, gva, size, SMMU_ACCESS_WRITE, value, out, &p);
 
-	vcpu_enter_guest(v);
-	r = vcpu_check_access(v, gva, size);
-	if (likely(r == VCPU_OK))
-		r = vcpu_translate(v, gva, SMMU_ACCESS_WRITE, size, value, out, &hpa);
-	if (r != VCPU_OK || hpa == INVALID_HPA)
-		return vcpu_finish(v, out, r);
-	p = vcpu_host_ptr(v, hpa, size);
-	if (unlikely(!p))
-		return vcpu_finish(v, out, VCPU_EMUL_FAIL);
-	store_le(p, size, value);
-	return vcpu_finish(v, out, VCPU_OK);
+	if (r == VCPU_OK && p)
+		store_le(p, size, value);
+	return vcpu_finish(v, out, r);
 }
 
 /* ---- registers, INVLPG, flushes ------------------------------------------- */
