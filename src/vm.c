@@ -94,6 +94,9 @@ static enum vcpu_pf_action op_page_fault(void *ctx, gva_t gva, enum smmu_access_
 	install_root(vc, true);
 	switch (act) {
 	case MMU_FAULT_RETRY:
+		/* the leaf is under the root the vCPU walks now (install_root's) */
+		reply->leaf_spte = f.leaf_spte;
+		reply->leaf_level = f.leaf_level;
 		return VCPU_PF_RETRY;
 	case MMU_FAULT_PF:
 		reply->error_code = f.error_code;
@@ -640,6 +643,7 @@ int smmu_vm_get_stats(struct smmu_vm *vm, struct smmu_stats *out)
 		out->tlb_hits += cs->tlb_hits;
 		out->tlb_misses += cs->tlb_misses;
 		out->hw_walks += cs->walks;
+		out->leaf_handbacks += cs->leaf_handbacks;
 		for (unsigned e = HWWALK_NO_ROOT; e < HWWALK_NR_EXITS; e++)
 			out->mmu_exits += cs->exits[e];
 		out->mmio_reads += cs->mmio_reads;

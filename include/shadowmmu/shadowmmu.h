@@ -144,6 +144,8 @@ struct smmu_stats {
 #undef SMMU_STAT_FIELD
 	/* vCPU side, summed over vCPUs */
 	uint64_t tlb_hits, tlb_misses, hw_walks, mmu_exits;
+	/* faults whose TLB fill came from the leaf the MMU installed, not a second walk */
+	uint64_t leaf_handbacks;
 	uint64_t mmio_reads, mmio_writes;
 	/* memory */
 	uint64_t shadow_pages;        /* shadow pages in use */

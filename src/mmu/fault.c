@@ -175,7 +175,7 @@ static enum mmu_fault_action emulate_write(struct mmu_vcpu *v, struct mmu_fault 
 
 /* Steps 3 and 4: shadow walk down to the leaf, creating pages, then the spte. */
 static enum set_spte_result fetch(struct mmu_vcpu *v, const struct smmu_walk *w,
-                                  const struct mmu_fault *f, struct memslot *slot, unsigned access)
+                                  struct mmu_fault *f, struct memslot *slot, unsigned access)
 {
 	struct mmu_vm *vm = v->vm;
 	gfn_t gfn = gpa_to_gfn(f->gpa);
@@ -192,6 +192,7 @@ static enum set_spte_result fetch(struct mmu_vcpu *v, const struct smmu_walk *w,
 	unsigned req_pkey = v->mode == SMMU_PAGING_OFF ? 0 : w->pkey;
 	struct shadow_walk it;
 	struct leaf_request req;
+	enum set_spte_result r;
 
 	if (!shadow_walk_init(v, &v->root, f->gva, &it))
 		return SET_SPTE_NOMEM;
@@ -239,7 +240,12 @@ static enum set_spte_result fetch(struct mmu_vcpu *v, const struct smmu_walk *w,
 	req.gpte_dirty = dirty;
 	req.write_fault = f->access == SMMU_ACCESS_WRITE;
 	req.user_fault = v->cpu->cpl == 3;
-	return mmu_set_spte(v, it.sp, it.sptep, &req);
+	r = mmu_set_spte(v, it.sp, it.sptep, &req);
+	if (r == SET_SPTE_OK) {
+		f->leaf_spte = spte_get(it.sptep);
+		f->leaf_level = target;
+	}
+	return r;
 }
 
 static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fault *f)
@@ -282,6 +288,7 @@ static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fa
 	if (v->need_sync) {
 		v->need_sync = false;
 		mmu_sync_roots(v);
+		f->leaf_level = 0; /* the sync may have dropped the leaf */
 	}
 	switch (r) {
 	case SET_SPTE_OK:

@@ -55,6 +55,14 @@ struct mmu_fault {
 	uint64_t wdata;               /* in: value written (writes) */
 	uint32_t error_code;          /* out: MMU_FAULT_PF */
 	gpa_t gpa;                    /* out: MMU_FAULT_MMIO / EMULATED */
+	/*
+	 * out, MMU_FAULT_RETRY: the leaf spte installed for gva under the
+	 * vCPU's current root, and its level; leaf_level 0 when there is none
+	 * or later work in the same fault (a sync of the roots) may have
+	 * changed it.
+	 */
+	uint64_t leaf_spte;
+	unsigned leaf_level;
 };
 
 enum mmu_fault_action mmu_page_fault(struct mmu_vcpu *v, struct mmu_fault *f);

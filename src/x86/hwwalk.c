@@ -242,6 +242,32 @@ enum hwwalk_exit hwwalk(const struct hwwalk_env *env, gva_t gva, enum smmu_acces
 	return walk_finish(env, gva, access, sptep, r);
 }
 
+bool hwwalk_leaf(const struct hwwalk_env *env, gva_t gva, enum smmu_access_type access,
+                 uint64_t spte, unsigned level, struct hwwalk_result *r)
+{
+	uint64_t need = access == SMMU_ACCESS_WRITE ? SPTE_A | SPTE_D : SPTE_A;
+	uint64_t size;
+
+	if (level < SPTE_LEVEL_4K || level > SPTE_LEVEL_1G || !is_shadow_present_spte(spte) ||
+	    spte_reserved_bits(spte, level) || !is_last_spte(spte, level) || (spte & need) != need)
+		return false;
+	size = spte_level_size(level);
+	r->level = level;
+	r->spte = spte;
+	r->sptep = NULL;
+	r->access = spte_access(spte);
+	r->pkey = spte_pkey(spte);
+	r->hpa = (spte_to_hpa(spte) & ~(size - 1)) | (gva & (size - 1));
+	if (!arena_hpa_to_ptr(env->arena, r->hpa & PAGE_MASK, PAGE_SIZE) ||
+	    !hw_perm_allows(env->perm, r->access, r->pkey, access))
+		return false;
+	r->global = spte & SPTE_G;
+	r->dirty = spte & SPTE_D;
+	r->exit = HWWALK_OK;
+	r->error_code = 0;
+	return true;
+}
+
 const char *hwwalk_exit_name(enum hwwalk_exit e)
 {
 	static const char *const names[HWWALK_NR_EXITS] = {

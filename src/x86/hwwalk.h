@@ -112,6 +112,18 @@ struct hwwalk_result {
 enum hwwalk_exit hwwalk(const struct hwwalk_env *env, gva_t gva, enum smmu_access_type access,
                         struct hwwalk_result *r);
 
+/*
+ * What hwwalk() would return for `gva` if the walk reached `spte`, a leaf at
+ * `level`, through entries that all grant every right and have A set (the
+ * nonleaf sptes the MMU makes: spte_make_nonleaf).  The MMU hands the leaf
+ * it has just installed back this way, saving the vCPU a second walk (KVM
+ * re-enters the guest and lets the hardware walk, which costs it nothing).
+ * Sets no A/D bit: returns false, leaving the full walk to decide, unless
+ * the access is allowed and the leaf already has A (and D for a write).
+ */
+bool hwwalk_leaf(const struct hwwalk_env *env, gva_t gva, enum smmu_access_type access,
+                 uint64_t spte, unsigned level, struct hwwalk_result *r);
+
 /* A printable name for an exit reason ("not_present", "smap", ...). */
 const char *hwwalk_exit_name(enum hwwalk_exit e);
 

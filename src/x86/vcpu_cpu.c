@@ -144,12 +144,15 @@ void vcpu_cpu_kick_tlb_flush(struct vcpu_cpu *v)
 		sched_yield();
 }
 
-static NOINLINE void vcpu_service_requests(struct vcpu_cpu *v)
+/* Honour pending requests; true if the TLB was flushed. */
+static NOINLINE bool vcpu_service_requests(struct vcpu_cpu *v)
 {
 	unsigned req = __atomic_exchange_n(&v->requests, 0, __ATOMIC_ACQUIRE);
 
-	if (req & VCPU_REQ_TLB_FLUSH)
-		tlb_flush(&v->tlb, SMMU_FLUSH_ALL, 0);
+	if (!(req & VCPU_REQ_TLB_FLUSH))
+		return false;
+	tlb_flush(&v->tlb, SMMU_FLUSH_ALL, 0);
+	return true;
 }
 
 static inline void vcpu_check_requests(struct vcpu_cpu *v)
@@ -163,15 +166,17 @@ static inline void vcpu_check_requests(struct vcpu_cpu *v)
  * mode and waits, or we see its request and flush before walking (the order
  * of KVM's vcpu_enter_guest: mode = IN_GUEST_MODE, smp_mb, check requests).
  */
-static inline void vcpu_enter_guest(struct vcpu_cpu *v)
+static inline bool vcpu_enter_guest(struct vcpu_cpu *v)
 {
 	if (v->threaded) {
 		__atomic_store_n(&v->mode, VCPU_IN_GUEST_MODE, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&v->requests, __ATOMIC_SEQ_CST))
-			vcpu_service_requests(v);
-		return;
+			return vcpu_service_requests(v);
+		return false;
 	}
-	vcpu_check_requests(v);
+	if (unlikely(__atomic_load_n(&v->requests, __ATOMIC_RELAXED)))
+		return vcpu_service_requests(v);
+	return false;
 }
 
 static inline void vcpu_exit_guest(struct vcpu_cpu *v)
@@ -239,8 +244,42 @@ static enum vcpu_pf_action vcpu_call_page_fault(struct vcpu_cpu *v, gva_t gva,
 	v->stats.exits[w->exit]++;
 	vcpu_exit_guest(v); /* the MMU may change tables and kick the other vCPUs */
 	act = v->mmu_ops->page_fault(v->mmu_ctx, gva, access, &exit, reply);
-	vcpu_enter_guest(v);
+	/*
+	 * A flush requested since the MMU installed the leaf may be for that
+	 * very spte (zapped by another vCPU, or by this fault's own zaps): then
+	 * only a fresh walk may decide.  Without a flush, any later change to
+	 * the path only granted more, so the leaf is still a translation the
+	 * hardware could hold in its TLB (SDM 4.10.4.3).
+	 */
+	if (vcpu_enter_guest(v))
+		reply->leaf_level = 0;
 	return act;
+}
+
+/*
+ * Fill the TLB from the leaf the MMU handed back, as the walk it saves
+ * would have.  Debug builds of single-threaded vCPUs also walk and compare.
+ */
+static bool vcpu_take_leaf(struct vcpu_cpu *v, gva_t gva, enum smmu_access_type access,
+                           const struct vcpu_pf_reply *reply, hpa_t *hpa)
+{
+	struct hwwalk_result w;
+
+	if (!hwwalk_leaf(&v->walk, gva, access, reply->leaf_spte, reply->leaf_level, &w))
+		return false;
+#ifndef NDEBUG
+	if (!v->threaded) {
+		struct hwwalk_result full;
+
+		SMMU_ASSERT(hwwalk(&v->walk, gva, access, &full) == HWWALK_OK);
+		SMMU_ASSERT(full.hpa == w.hpa && full.level == w.level && full.access == w.access &&
+		            full.pkey == w.pkey && full.global == w.global && full.dirty == w.dirty);
+	}
+#endif
+	v->stats.leaf_handbacks++;
+	vcpu_fill_tlb(v, gva, &w);
+	*hpa = w.hpa;
+	return true;
 }
 
 /* Turn the MMU's final answer into the access's result. */
@@ -298,6 +337,8 @@ static NOINLINE enum vcpu_result vcpu_translate_slow(struct vcpu_cpu *v, gva_t g
 		act = vcpu_call_page_fault(v, gva, access, &w, size, value, retry, &reply);
 		if (act != VCPU_PF_RETRY)
 			return vcpu_resolve(v, act, gva, access, size, &reply, out, hpa);
+		if (reply.leaf_level && vcpu_take_leaf(v, gva, access, &reply, hpa))
+			return VCPU_OK;
 	}
 	v->stats.retries_exhausted++;
 	return VCPU_EMUL_FAIL;

@@ -67,6 +67,14 @@ struct vcpu_exit {
 struct vcpu_pf_reply {
 	uint32_t error_code; /* VCPU_PF_INJECT */
 	uint64_t value;      /* VCPU_PF_EMULATED reads */
+	/*
+	 * VCPU_PF_RETRY, optional: the leaf spte the MMU has just installed for
+	 * the gva under the root the vCPU walks, and its level (0: none).  The
+	 * vCPU fills its TLB from it (hwwalk_leaf) instead of walking again,
+	 * unless a TLB flush was requested in the meantime.
+	 */
+	uint64_t leaf_spte;
+	unsigned leaf_level;
 };
 
 /*
@@ -108,6 +116,7 @@ struct vcpu_outcome {
 struct vcpu_cpu_stats {
 	uint64_t tlb_hits, tlb_misses; /* translations served from / not from the TLB */
 	uint64_t walks;                /* hardware walks */
+	uint64_t leaf_handbacks;       /* fills from the MMU's leaf instead of a walk */
 	uint64_t exits[HWWALK_NR_EXITS];
 	uint64_t results[VCPU_NR_RESULTS];
 	uint64_t mmio_reads, mmio_writes;
