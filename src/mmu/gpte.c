@@ -36,6 +36,21 @@ int mmu_read_gpte(struct mmu_vm *vm, const struct sp *sp, unsigned spte_index, u
 	return mmu_read_guest(vm, sp_gpte_gpa(sp, spte_index), gpte_size(sp), gpte);
 }
 
+const void *mmu_map_gptes(struct mmu_vm *vm, const struct sp *sp)
+{
+	return mmu_map_guest_frame(vm, sp->gfn);
+}
+
+uint64_t mmu_gpte_at(const struct sp *sp, const void *table, unsigned spte_index)
+{
+	const uint8_t *p = (const uint8_t *)table + (sp_gpte_gpa(sp, spte_index) & ~PAGE_MASK);
+
+	/* One atomic load, as the hardware reads an entry: the guest may be writing it. */
+	if (sp->role.has_4_byte_gpte)
+		return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
+	return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
+}
+
 /* Bits of a 4 KiB gpte that must be zero (SDM 4.4.2 Table 4-11, 4.5 Table 4-19). */
 static uint64_t leaf_gpte_rsvd_mask(const struct mmu_vcpu *v, const struct sp *sp)
 {

@@ -272,6 +272,12 @@ enum set_spte_result mmu_set_spte(struct mmu_vcpu *v, struct sp *sp, uint64_t *s
 unsigned gpte_size(const struct sp *sp);
 gpa_t sp_gpte_gpa(const struct sp *sp, unsigned spte_index);
 int mmu_read_gpte(struct mmu_vm *vm, const struct sp *sp, unsigned spte_index, uint64_t *gpte);
+/*
+ * For a pass over a whole page (sync): map sp's guest table once (NULL if
+ * it has no backing; valid under mmu_lock), then read entries from it.
+ */
+const void *mmu_map_gptes(struct mmu_vm *vm, const struct sp *sp);
+uint64_t mmu_gpte_at(const struct sp *sp, const void *table, unsigned spte_index);
 bool mmu_gpte_to_leaf(struct mmu_vcpu *v, const struct sp *sp, unsigned index, uint64_t gpte,
                       struct leaf_request *req);
 

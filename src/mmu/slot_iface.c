@@ -175,6 +175,11 @@ static void *gpa_to_ptr(struct mmu_vm *vm, gpa_t gpa, unsigned size, bool write,
 	return arena_hpa_to_ptr(vm->arena, (hp.pfn << PAGE_SHIFT) | (gpa & ~PAGE_MASK), size);
 }
 
+const void *mmu_map_guest_frame(struct mmu_vm *vm, gfn_t gfn)
+{
+	return gpa_to_ptr(vm, gfn_to_gpa(gfn), PAGE_SIZE, false, true);
+}
+
 static void mark_dirty(struct mmu_vm *vm, gpa_t gpa)
 {
 	struct memslot *slot = memslots_find(vm->slots, gpa_to_gfn(gpa));

@@ -29,6 +29,14 @@ int mmu_gfn_to_pfn(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool writ
 int mmu_read_guest(struct mmu_vm *vm, gpa_t gpa, unsigned size, uint64_t *val);
 int mmu_write_guest(struct mmu_vm *vm, gpa_t gpa, unsigned size, uint64_t val);
 
+/*
+ * The host bytes of guest frame gfn for reading under mmu_lock, or NULL (no
+ * slot, no backing).  Valid while mmu_lock is held: a host change to the
+ * frame must first pass the MMU notifier, which takes mmu_lock.  The guest
+ * may write the frame concurrently: read it with atomic loads.
+ */
+const void *mmu_map_guest_frame(struct mmu_vm *vm, gfn_t gfn);
+
 /* The memslot generation (MMIO sptes carry it). */
 uint64_t mmu_memslots_generation(struct mmu_vm *vm);
 

@@ -56,25 +56,31 @@ static bool sp_role_matches_context(const struct mmu_vcpu *v, const struct sp *s
 	       a.has_4_byte_gpte == b.has_4_byte_gpte;
 }
 
-/* Bring one spte of an unsync leaf page in line with its gpte. */
-static void sync_spte(struct mmu_vcpu *v, struct sp *sp, unsigned i)
+/*
+ * Bring present spte i of an unsync leaf page in line with its gpte (read
+ * from `table`, the page's gptes mapped once, or one by one when NULL).
+ * Returns true if the spte was dropped: the caller flushes once per page.
+ */
+static bool sync_spte(struct mmu_vcpu *v, struct sp *sp, unsigned i, const void *table)
 {
 	struct mmu_vm *vm = v->vm;
 	struct leaf_request req;
 	uint64_t gpte, spte = spte_get(&sp->spt[i]);
+	bool readable = true;
 
-	if (!is_shadow_present_spte(spte))
-		return;
-	if (mmu_read_gpte(vm, sp, i, &gpte) || !mmu_gpte_to_leaf(v, sp, i, gpte, &req) ||
-	    req.gfn != sp_get_gfn(sp, i) || is_mmio_spte(spte) ||
-	    req.pkey != spte_pkey(spte)) {
+	if (table)
+		gpte = mmu_gpte_at(sp, table, i);
+	else
+		readable = !mmu_read_gpte(vm, sp, i, &gpte);
+	if (!readable || !mmu_gpte_to_leaf(v, sp, i, gpte, &req) || req.gfn != sp_get_gfn(sp, i) ||
+	    is_mmio_spte(spte) || req.pkey != spte_pkey(spte)) {
 		mmu_drop_spte(vm, &sp->spt[i]);
-		mmu_flush_remote_tlbs(vm);
-		return;
+		return true;
 	}
 	if (req.access == sp_get_access(sp, i) && (req.gpte_dirty || !is_writable_spte(spte)))
-		return;
+		return false;
 	(void)mmu_set_spte(v, sp, &sp->spt[i], &req);
+	return false;
 }
 
 /*
@@ -84,6 +90,8 @@ static void sync_spte(struct mmu_vcpu *v, struct sp *sp, unsigned i)
 bool mmu_sync_page(struct mmu_vcpu *v, struct sp *sp, struct list_head *invalid_list)
 {
 	struct mmu_vm *vm = v->vm;
+	const void *table;
+	bool dropped = false;
 
 	SMMU_ASSERT(sp->unsync && sp->role.level == 1 && !sp->role.direct);
 	sp->unsync = false;
@@ -93,8 +101,13 @@ bool mmu_sync_page(struct mmu_vcpu *v, struct sp *sp, struct list_head *invalid_
 		mmu_prepare_zap_page(vm, sp, invalid_list);
 		return false;
 	}
+	/* The table is mapped once for the whole page: a sync reads up to 512 gptes. */
+	table = mmu_map_gptes(vm, sp);
 	for (unsigned i = 0; i < SPTE_ENT_PER_PAGE; i++)
-		sync_spte(v, sp, i);
+		if (is_shadow_present_spte(spte_get(&sp->spt[i])))
+			dropped |= sync_spte(v, sp, i, table);
+	if (dropped)
+		mmu_flush_remote_tlbs(vm);
 	return true;
 }
 
