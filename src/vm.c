@@ -181,6 +181,7 @@ static int vcpu_setup(struct smmu_vm *vm, unsigned id)
 		.tlb_sets = vm->cfg.tlb_sets,
 		.tlb_ways = vm->cfg.tlb_ways,
 		.threaded = vm->cfg.threaded,
+		.table_gen = &vm->mmu->table_gen,
 	};
 	int r;
 
@@ -644,6 +645,7 @@ int smmu_vm_get_stats(struct smmu_vm *vm, struct smmu_stats *out)
 		out->tlb_misses += cs->tlb_misses;
 		out->hw_walks += cs->walks;
 		out->leaf_handbacks += cs->leaf_handbacks;
+		out->cached_walks += cs->cached_walks;
 		for (unsigned e = HWWALK_NO_ROOT; e < HWWALK_NR_EXITS; e++)
 			out->mmu_exits += cs->exits[e];
 		out->mmio_reads += cs->mmio_reads;

@@ -146,6 +146,8 @@ struct smmu_stats {
 	uint64_t tlb_hits, tlb_misses, hw_walks, mmu_exits;
 	/* faults whose TLB fill came from the leaf the MMU installed, not a second walk */
 	uint64_t leaf_handbacks;
+	/* hardware walks that started from the paging-structure cache (one spte read) */
+	uint64_t cached_walks;
 	uint64_t mmio_reads, mmio_writes;
 	/* memory */
 	uint64_t shadow_pages;        /* shadow pages in use */

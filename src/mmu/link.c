@@ -79,4 +79,5 @@ void drop_parent_pte(struct mmu_vm *vm, struct sp *child, uint64_t *parent_sptep
 	if (parent)
 		clear_unsync_child_bit(vm, parent, sptep_index(parent, parent_sptep));
 	__atomic_store_n(parent_sptep, 0, __ATOMIC_RELEASE);
+	mmu_tables_changed(vm);
 }

@@ -162,6 +162,12 @@ struct mmu_vm {
 	uint64_t n_used_mmu_pages;
 	uint64_t n_max_mmu_pages;
 	uint64_t mmu_valid_gen;         /* bumped by zap-all */
+	/*
+	 * Bumped (mmu_tables_changed) after a present nonleaf spte or a special
+	 * root entry is cleared or replaced and when a table frame is freed:
+	 * vCPU paging-structure caches (x86/psc.h) drop entries older than it.
+	 */
+	uint64_t table_gen;
 	uint64_t n_obsolete;            /* obsolete pages not yet freed */
 	struct sp ***sp_map;            /* shadow frame pfn -> sp, two levels */
 	uint64_t sp_map_dirs;
@@ -183,6 +189,12 @@ struct mmu_vm {
 	void (*flush_vcpu_tlb)(void *ctx, unsigned vcpu_id);
 	void *flush_ctx;
 };
+
+/* The shadow hierarchy lost or changed a nonleaf link: see mmu_vm.table_gen. */
+static inline void mmu_tables_changed(struct mmu_vm *vm)
+{
+	__atomic_fetch_add(&vm->table_gen, 1, __ATOMIC_RELEASE);
+}
 
 /* Pages one fault may create (a root plus one per level): kept free below the cap. */
 #define MMU_MIN_FREE_PAGES 6
@@ -280,6 +292,22 @@ const void *mmu_map_gptes(struct mmu_vm *vm, const struct sp *sp);
 uint64_t mmu_gpte_at(const struct sp *sp, const void *table, unsigned spte_index);
 bool mmu_gpte_to_leaf(struct mmu_vcpu *v, const struct sp *sp, unsigned index, uint64_t gpte,
                       struct leaf_request *req);
+
+/*
+ * mmu_gpte_to_leaf() split for a pass over one page (sync): what depends
+ * only on the page and the vCPU's mode is worked out once.
+ */
+struct gpte_decoder {
+	uint64_t rsvd;        /* bits of a 4 KiB gpte that must be zero */
+	uint64_t addr_mask;   /* the frame-address field */
+	uint64_t nx_mask;     /* X86_PTE_NX when EFER.NXE gives XD a meaning, else 0 */
+	unsigned role_access; /* rights of the levels above (sp->role.access) */
+	bool pke;             /* 4/5-level paging: the gpte carries a protection key */
+	bool usable;          /* a leaf-level indirect page: its gptes can be decoded */
+};
+
+void gpte_decoder_init(struct gpte_decoder *d, const struct mmu_vcpu *v, const struct sp *sp);
+bool gpte_decode(const struct gpte_decoder *d, uint64_t gpte, struct leaf_request *req);
 
 /* ---- fault.c / pte_write.c / root.c -------------------------------------- */
 struct sp *mmu_get_sp(struct mmu_vcpu *v, gfn_t gfn, union sp_role role);

@@ -113,6 +113,7 @@ static void load_pae_roots(struct mmu_vcpu *v, union sp_role role)
 		v->pae_root[i] = spte_make_nonleaf(sp->spt_hpa);
 	}
 	v->lm_root[0] = spte_make_nonleaf(v->pae_root_hpa);
+	mmu_tables_changed(v->vm);
 }
 
 /* A root page that was zapped (invalid) or obsoleted by a zap-all. */
@@ -194,6 +195,7 @@ static void put_root(struct mmu_vcpu *v, struct mmu_root *root)
 				                sp_from_hpa(v->vm, spte_to_hpa(v->pae_root[i])));
 			v->pae_root[i] = 0;
 		}
+		mmu_tables_changed(v->vm);
 	} else {
 		mmu_put_root_sp(v->vm, sp_from_hpa(v->vm, root->hpa));
 	}

@@ -262,6 +262,7 @@ void sp_free(struct mmu_vm *vm, struct sp *sp)
 	SMMU_ASSERT(!sp->root_count && !sp->parent_ptes.val && !sp->unsync);
 	list_del(&sp->link);
 	sp_map_set(vm, sp->spt_hpa >> PAGE_SHIFT, NULL);
+	mmu_tables_changed(vm); /* no cached walk may name this frame again */
 	/* The arena zeroes frames as they are freed: no memset of the table here. */
 	arena_free(vm->arena, sp->spt_hpa, 0, ARENA_USE_SHADOW);
 	if (sp->shadowed)

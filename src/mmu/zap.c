@@ -41,10 +41,12 @@ bool mmu_zap_spte(struct mmu_vm *vm, struct sp *sp, uint64_t *sptep, struct list
 	}
 	child = sp_from_hpa(vm, spte_to_hpa(spte));
 	SMMU_ASSERT(child);
-	if (child)
+	if (child) {
 		drop_parent_pte(vm, child, sptep);
-	else
+	} else {
 		__atomic_store_n(sptep, 0, __ATOMIC_RELEASE);
+		mmu_tables_changed(vm);
+	}
 	return true;
 }
 

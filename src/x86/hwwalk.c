@@ -23,6 +23,8 @@
 
 #include "x86/spte.h"
 
+#define HW_ACC_ALL (SMMU_ACC_W | SMMU_ACC_U | SMMU_ACC_X)
+
 /* The first rule (other than protection keys) that denies the access, or HWWALK_OK. */
 static enum hwwalk_exit rights_violation(const struct hw_perm *p, unsigned acc,
                                          enum smmu_access_type access)
@@ -151,10 +153,13 @@ static uint64_t *walk_table(const struct hwwalk_env *env, hpa_t hpa)
 	return table;
 }
 
-/* SDM 4.8: set A (and D) only where clear, atomically, like the hardware's locked update. */
-static void walk_set_ad(uint64_t **sptep, unsigned root_level, unsigned leaf_level, bool write)
+/*
+ * SDM 4.8: set A (and D) only where clear, atomically, like the hardware's
+ * locked update, from level `top` down to the leaf.
+ */
+static void walk_set_ad(uint64_t **sptep, unsigned top, unsigned leaf_level, bool write)
 {
-	for (unsigned level = root_level; level >= leaf_level; level--) {
+	for (unsigned level = top; level >= leaf_level; level--) {
 		uint64_t want = SPTE_A;
 
 		if (write && level == leaf_level)
@@ -164,9 +169,12 @@ static void walk_set_ad(uint64_t **sptep, unsigned root_level, unsigned leaf_lev
 	}
 }
 
-/* The leaf is found: check the data frame and the rights, then update A/D. */
+/*
+ * The leaf is found: check the data frame and the rights, then update A/D
+ * from level `top` down (the levels above it are known to have A).
+ */
 static enum hwwalk_exit walk_finish(const struct hwwalk_env *env, gva_t gva,
-                                    enum smmu_access_type access, uint64_t **sptep,
+                                    enum smmu_access_type access, uint64_t **sptep, unsigned top,
                                     struct hwwalk_result *r)
 {
 	const struct hw_perm *p = env->perm;
@@ -184,7 +192,7 @@ static enum hwwalk_exit walk_finish(const struct hwwalk_env *env, gva_t gva,
 
 		return walk_exit(r, why, pfec, r->level);
 	}
-	walk_set_ad(sptep, env->root_level, r->level, access == SMMU_ACCESS_WRITE);
+	walk_set_ad(sptep, top, r->level, access == SMMU_ACCESS_WRITE);
 	r->spte = __atomic_load_n(r->sptep, __ATOMIC_RELAXED);
 	r->global = r->spte & SPTE_G;
 	r->dirty = r->spte & SPTE_D;
@@ -203,26 +211,23 @@ static enum hwwalk_exit walk_stop(struct hwwalk_result *r, enum hwwalk_exit why,
 	return walk_exit(r, why, pfec, level);
 }
 
-enum hwwalk_exit hwwalk(const struct hwwalk_env *env, gva_t gva, enum smmu_access_type access,
-                        struct hwwalk_result *r)
+/*
+ * The walk from `level` down, starting in `table` with the rights `acc` of
+ * the entries above.  `upper_a`: every entry above had A.  When `fill`, the
+ * level-1 table the walk reaches is cached under generation `gen`.
+ */
+static enum hwwalk_exit walk_from(const struct hwwalk_env *env, uint64_t *table, unsigned level,
+                                  unsigned acc, bool upper_a, gva_t gva,
+                                  enum smmu_access_type access, struct hwwalk_result *r,
+                                  bool fill, uint64_t gen)
 {
 	uint32_t pfec = env->perm->pfec[access];
 	uint64_t *sptep[SMMU_MAX_LEVELS];
-	hpa_t table_hpa = env->root;
-	unsigned level = env->root_level;
-	unsigned acc = SMMU_ACC_W | SMMU_ACC_U | SMMU_ACC_X;
-	uint64_t spte = 0, *p = NULL;
+	unsigned top = upper_a ? level : env->root_level;
+	uint64_t spte, *p;
 
-	SMMU_ASSERT(level == 4 || level == 5);
-	if (unlikely(table_hpa == INVALID_HPA))
-		return walk_stop(r, HWWALK_NO_ROOT, pfec, level, acc, spte, p);
 	/* Locals, not *r, in the loop: the result is written once where the walk ends. */
 	for (;; level--) {
-		uint64_t *table = walk_table(env, table_hpa);
-
-		if (unlikely(!table))
-			return walk_stop(r, HWWALK_BAD_HPA, pfec | X86_PFEC_P | X86_PFEC_RSVD,
-			                 level, acc, spte, p);
 		p = sptep[level - 1] = &table[spte_index(gva, level)];
 		spte = __atomic_load_n(p, __ATOMIC_RELAXED);
 		if (unlikely(!is_shadow_present_spte(spte)))
@@ -233,13 +238,97 @@ enum hwwalk_exit hwwalk(const struct hwwalk_env *env, gva_t gva, enum smmu_acces
 		acc &= spte_access(spte);
 		if (is_last_spte(spte, level))
 			break;
-		table_hpa = spte_to_hpa(spte);
+		table = walk_table(env, spte_to_hpa(spte));
+		if (unlikely(!table))
+			return walk_stop(r, HWWALK_BAD_HPA, pfec | X86_PFEC_P | X86_PFEC_RSVD,
+			                 level - 1, acc, spte, p);
+		if (!(spte & SPTE_A))
+			upper_a = false;
+		if (level == 2 && fill && upper_a)
+			psc_fill(env->psc, gva, table, acc, gen);
+		if (upper_a)
+			top = level - 1;
 	}
 	r->access = acc;
 	r->spte = spte;
 	r->sptep = p;
 	r->level = level;
-	return walk_finish(env, gva, access, sptep, r);
+	return walk_finish(env, gva, access, sptep, top, r);
+}
+
+static enum hwwalk_exit walk_root(const struct hwwalk_env *env, gva_t gva,
+                                  enum smmu_access_type access, struct hwwalk_result *r, bool fill)
+{
+	uint32_t pfec = env->perm->pfec[access];
+	unsigned level = env->root_level;
+	uint64_t gen = fill ? psc_gen(env->psc) : 0; /* before any spte is read */
+	uint64_t *table;
+
+	SMMU_ASSERT(level == 4 || level == 5);
+	r->cached = false;
+	if (unlikely(env->root == INVALID_HPA))
+		return walk_stop(r, HWWALK_NO_ROOT, pfec, level, HW_ACC_ALL, 0, NULL);
+	table = walk_table(env, env->root);
+	if (unlikely(!table))
+		return walk_stop(r, HWWALK_BAD_HPA, pfec | X86_PFEC_P | X86_PFEC_RSVD, level,
+		                 HW_ACC_ALL, 0, NULL);
+	return walk_from(env, table, level, HW_ACC_ALL, true, gva, access, r, fill, gen);
+}
+
+enum hwwalk_exit hwwalk_full(const struct hwwalk_env *env, gva_t gva,
+                             enum smmu_access_type access, struct hwwalk_result *r)
+{
+	return walk_root(env, gva, access, r, false);
+}
+
+/*
+ * A walk from a cached level-1 table: the common TLB miss.  The translation
+ * is finished inline when the spte allows the access outright (present, no
+ * reserved bit - MMIO sptes have one -, rights, frame in the arena); every
+ * other case takes walk_from(), which reports the exit exactly.
+ */
+static enum hwwalk_exit walk_cached(const struct hwwalk_env *env, const struct psc_entry *e,
+                                    gva_t gva, enum smmu_access_type access,
+                                    struct hwwalk_result *r)
+{
+	uint64_t *p = &e->table[spte_index(gva, 1)];
+	uint64_t spte = __atomic_load_n(p, __ATOMIC_RELAXED);
+	uint64_t want = access == SMMU_ACCESS_WRITE ? SPTE_A | SPTE_D : SPTE_A;
+	unsigned acc = e->acc & spte_access(spte);
+	hpa_t hpa = spte_to_hpa(spte);
+
+	r->cached = true;
+	if (unlikely(!is_shadow_present_spte(spte) || spte_reserved_bits(spte, 1) ||
+	             !hw_perm_allows(env->perm, acc, spte_pkey(spte), access) ||
+	             !arena_hpa_to_ptr(env->arena, hpa, PAGE_SIZE)))
+		return walk_from(env, e->table, 1, e->acc, true, gva, access, r, false, 0);
+	if ((spte & want) != want) /* SDM 4.8, as walk_set_ad() */
+		spte = __atomic_or_fetch(p, want, __ATOMIC_RELAXED);
+	r->exit = HWWALK_OK;
+	r->error_code = 0;
+	r->level = 1;
+	r->hpa = hpa | (gva & ~PAGE_MASK);
+	r->access = acc;
+	r->pkey = spte_pkey(spte);
+	r->global = spte & SPTE_G;
+	r->dirty = spte & SPTE_D;
+	r->spte = spte;
+	r->sptep = p;
+	return HWWALK_OK;
+}
+
+enum hwwalk_exit hwwalk(const struct hwwalk_env *env, gva_t gva, enum smmu_access_type access,
+                        struct hwwalk_result *r)
+{
+	struct psc *c = env->psc;
+	const struct psc_entry *e;
+
+	if (!c || !c->gen)
+		return walk_root(env, gva, access, r, false);
+	e = psc_lookup(c, gva);
+	if (!e)
+		return walk_root(env, gva, access, r, true);
+	return walk_cached(env, e, gva, access, r);
 }
 
 bool hwwalk_leaf(const struct hwwalk_env *env, gva_t gva, enum smmu_access_type access,

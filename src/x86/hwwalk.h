@@ -15,7 +15,9 @@
  *    shadow table) ends the walk with HWWALK_BAD_HPA; no wild read ever;
  *  - A is set in every spte used and D in the leaf on a write, with an
  *    atomic OR, and only when the walk succeeds (a faulting access sets no
- *    A/D bit, as the trace format requires of guest walks).
+ *    A/D bit, as the trace format requires of guest walks);
+ *  - a walk through the paging-structure cache (psc.h) gives what the full
+ *    walk would: debug builds of unthreaded vCPUs check every such walk.
  *
  * The rights check is table driven (struct hw_perm, rebuilt when CPL, AC,
  * CR4 or PKRU change), the way KVM precomputes mmu->permissions and
@@ -28,6 +30,7 @@
 
 #include "common.h"
 #include "host/arena.h"
+#include "x86/psc.h"
 
 enum hwwalk_exit {
 	HWWALK_OK,
@@ -93,6 +96,8 @@ struct hwwalk_env {
 	/* Optional (audit builds): false if table_hpa is not a shadow-table frame. */
 	bool (*table_ok)(void *ctx, hpa_t table_hpa);
 	void *table_ok_ctx;
+	/* Optional: the paging-structure cache (psc.h); used when psc->gen is set. */
+	struct psc *psc;
 };
 
 struct hwwalk_result {
@@ -106,11 +111,20 @@ struct hwwalk_result {
 	bool dirty;          /* the leaf has D (after this walk's update) */
 	uint64_t spte;       /* the leaf (OK) or the spte where the walk stopped */
 	uint64_t *sptep;     /* where `spte` lives; NULL for NO_ROOT/BAD_HPA at the root */
+	bool cached;         /* the walk started from a paging-structure-cache entry */
 };
 
-/* Walk the shadow tables for one access to `gva`.  Returns r->exit. */
+/*
+ * Walk the shadow tables for one access to `gva`.  Returns r->exit.  With a
+ * paging-structure cache, a walk may start at the level-1 table the cache
+ * names (r->cached); a full walk that reaches a level-1 table fills it.
+ */
 enum hwwalk_exit hwwalk(const struct hwwalk_env *env, gva_t gva, enum smmu_access_type access,
                         struct hwwalk_result *r);
+
+/* The same walk from the root, never using the cache (nor filling it). */
+enum hwwalk_exit hwwalk_full(const struct hwwalk_env *env, gva_t gva,
+                             enum smmu_access_type access, struct hwwalk_result *r);
 
 /*
  * What hwwalk() would return for `gva` if the walk reached `spte`, a leaf at

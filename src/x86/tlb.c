@@ -33,15 +33,14 @@ static void entry_set(struct tlb *tlb, struct tlb_entry *e, uint64_t vpn, unsign
                       const struct tlb_fill_info *info)
 {
 	entry_clear(tlb, e);
-	*e = (struct tlb_entry){
-	    .vpn = vpn,
-	    .hpa = info->hpa & PAGE_MASK,
-	    .pcid = (uint16_t)pcid,
-	    .flags = (uint8_t)((info->global ? TLB_F_GLOBAL : 0) | (info->dirty ? TLB_F_DIRTY : 0)),
-	    .access = (uint8_t)info->access,
-	    .pkey = (uint8_t)info->pkey,
-	    .page_shift = (uint8_t)info->page_shift,
-	};
+	/* Field by field: every field is written, and no temporary is built. */
+	e->vpn = vpn;
+	e->hpa = info->hpa & PAGE_MASK;
+	e->pcid = (uint16_t)pcid;
+	e->flags = (uint8_t)(info->global * TLB_F_GLOBAL | info->dirty * TLB_F_DIRTY);
+	e->access = (uint8_t)info->access;
+	e->pkey = (uint8_t)info->pkey;
+	e->page_shift = (uint8_t)info->page_shift;
 	if (info->page_shift > PAGE_SHIFT)
 		tlb->nr_large++;
 }
@@ -81,16 +80,20 @@ static struct tlb_entry *set_of(struct tlb *tlb, uint64_t vpn)
 	return &tlb->entries[(vpn & tlb->set_mask) * tlb->ways];
 }
 
-/* The way to fill in a set: a matching entry, else a free one, else round robin. */
-static struct tlb_entry *fill_slot(struct tlb *tlb, uint64_t vpn, unsigned pcid)
+/*
+ * The way to fill in set number `s`: a matching entry, else a free one,
+ * else round robin.  One pass; the vpn compare comes first because it
+ * rejects almost every way.
+ */
+static struct tlb_entry *fill_slot(struct tlb *tlb, uint64_t s, uint64_t vpn, unsigned pcid)
 {
-	struct tlb_entry *set = set_of(tlb, vpn), *free_way = NULL;
-	uint8_t *victim = &tlb->victim[vpn & tlb->set_mask];
+	struct tlb_entry *set = &tlb->entries[s * tlb->ways], *free_way = NULL;
+	uint8_t *victim = &tlb->victim[s];
 
 	for (unsigned way = 0; way < tlb->ways; way++) {
-		if (tlb_entry_matches(&set[way], vpn, pcid))
+		if (set[way].vpn == vpn && tlb_entry_matches(&set[way], vpn, pcid))
 			return &set[way];
-		if (!free_way && !entry_valid(&set[way]))
+		if (set[way].vpn == TLB_VPN_INVALID && !free_way)
 			free_way = &set[way];
 	}
 	if (free_way)
@@ -102,11 +105,11 @@ static struct tlb_entry *fill_slot(struct tlb *tlb, uint64_t vpn, unsigned pcid)
 
 void tlb_fill(struct tlb *tlb, gva_t gva, unsigned pcid, const struct tlb_fill_info *info)
 {
-	uint64_t vpn = gva >> PAGE_SHIFT;
+	uint64_t vpn = gva >> PAGE_SHIFT, s = vpn & tlb->set_mask;
 
 	SMMU_ASSERT(info->page_shift == 12 || info->page_shift == 21 || info->page_shift == 30);
-	entry_set(tlb, fill_slot(tlb, vpn, pcid), vpn, pcid, info);
-	tlb->occupied[(vpn & tlb->set_mask) / 64] |= 1ull << ((vpn & tlb->set_mask) % 64);
+	entry_set(tlb, fill_slot(tlb, s, vpn, pcid), vpn, pcid, info);
+	tlb->occupied[s / 64] |= 1ull << (s % 64);
 	tlb->stats.fills++;
 }
 

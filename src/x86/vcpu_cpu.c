@@ -114,8 +114,12 @@ int vcpu_cpu_init(struct vcpu_cpu *v, const struct vcpu_cpu_config *cfg)
 	v->mmu_ops = cfg->mmu_ops;
 	v->mmu_ctx = cfg->mmu_ctx;
 	v->threaded = cfg->threaded;
-	v->walk = (struct hwwalk_env){
-	    .arena = cfg->arena, .root = INVALID_HPA, .root_level = 4, .perm = &v->perm};
+	v->psc.gen = cfg->table_gen;
+	v->walk = (struct hwwalk_env){.arena = cfg->arena,
+	                              .root = INVALID_HPA,
+	                              .root_level = 4,
+	                              .perm = &v->perm,
+	                              .psc = &v->psc};
 	smmu_cpu_state_reset(&v->state);
 	vcpu_refresh_mode(v);
 	return 0;
@@ -271,7 +275,7 @@ static bool vcpu_take_leaf(struct vcpu_cpu *v, gva_t gva, enum smmu_access_type 
 	if (!v->threaded) {
 		struct hwwalk_result full;
 
-		SMMU_ASSERT(hwwalk(&v->walk, gva, access, &full) == HWWALK_OK);
+		SMMU_ASSERT(hwwalk_full(&v->walk, gva, access, &full) == HWWALK_OK);
 		SMMU_ASSERT(full.hpa == w.hpa && full.level == w.level && full.access == w.access &&
 		            full.pkey == w.pkey && full.global == w.global && full.dirty == w.dirty);
 	}
@@ -312,6 +316,36 @@ static enum vcpu_result vcpu_resolve(struct vcpu_cpu *v, enum vcpu_pf_action act
 }
 
 /*
+ * One shadow walk.  Debug builds of unthreaded vCPUs repeat a walk that
+ * started from the paging-structure cache from the root and assert that
+ * both agree (a cached walk that succeeded has set the leaf's A/D already,
+ * so the repeat changes nothing).
+ */
+static enum hwwalk_exit vcpu_walk(struct vcpu_cpu *v, gva_t gva, enum smmu_access_type access,
+                                  struct hwwalk_result *w)
+{
+	enum hwwalk_exit r = hwwalk(&v->walk, gva, access, w);
+
+	v->stats.walks++;
+	if (!w->cached)
+		return r;
+	v->stats.cached_walks++;
+#ifndef NDEBUG
+	if (!v->threaded) {
+		struct hwwalk_result full;
+
+		SMMU_ASSERT(hwwalk_full(&v->walk, gva, access, &full) == r);
+		SMMU_ASSERT(full.error_code == w->error_code && full.level == w->level &&
+		            full.access == w->access && full.spte == w->spte &&
+		            full.sptep == w->sptep);
+		SMMU_ASSERT(r != HWWALK_OK || (full.hpa == w->hpa && full.pkey == w->pkey &&
+		                               full.global == w->global && full.dirty == w->dirty));
+	}
+#endif
+	return r;
+}
+
+/*
  * Walk the shadow tables, asking the MMU to fix each exit, at most
  * VCPU_MAX_FAULT_RETRIES times.  VCPU_OK with *hpa, or with *hpa ==
  * INVALID_HPA when the MMU emulated the access; else the final result.
@@ -328,8 +362,7 @@ static NOINLINE enum vcpu_result vcpu_translate_slow(struct vcpu_cpu *v, gva_t g
 	for (unsigned retry = 0; retry < VCPU_MAX_FAULT_RETRIES; retry++) {
 		enum vcpu_pf_action act;
 
-		v->stats.walks++;
-		if (hwwalk(&v->walk, gva, access, &w) == HWWALK_OK) {
+		if (vcpu_walk(v, gva, access, &w) == HWWALK_OK) {
 			vcpu_fill_tlb(v, gva, &w);
 			*hpa = w.hpa;
 			return VCPU_OK;
@@ -588,6 +621,7 @@ int vcpu_cpu_set_root(struct vcpu_cpu *v, hpa_t root, unsigned level)
 		return -EINVAL;
 	v->walk.root = root;
 	v->walk.root_level = level;
+	psc_flush(&v->psc);
 	return 0;
 }
 

@@ -117,6 +117,7 @@ struct vcpu_cpu_stats {
 	uint64_t tlb_hits, tlb_misses; /* translations served from / not from the TLB */
 	uint64_t walks;                /* hardware walks */
 	uint64_t leaf_handbacks;       /* fills from the MMU's leaf instead of a walk */
+	uint64_t cached_walks;         /* walks started from the paging-structure cache */
 	uint64_t exits[HWWALK_NR_EXITS];
 	uint64_t results[VCPU_NR_RESULTS];
 	uint64_t mmio_reads, mmio_writes;
@@ -132,6 +133,8 @@ struct vcpu_cpu_config {
 	void *mmu_ctx;
 	unsigned tlb_sets, tlb_ways; /* 0: 64 sets x 4 ways */
 	bool threaded;               /* other threads may change the shadow tables meanwhile */
+	/* The MMU's table generation (psc.h); NULL: no paging-structure cache. */
+	const uint64_t *table_gen;
 };
 
 struct vcpu_cpu {
@@ -146,7 +149,8 @@ struct vcpu_cpu {
 	/* perm for CPL 0 / 3 under the current AC/CR4/PKRU (valid bit per CPL): set_cpl copies */
 	struct hw_perm perm_by_cpl[2];
 	unsigned perm_valid;
-	struct hwwalk_env walk; /* arena, root, root level, &perm */
+	struct hwwalk_env walk; /* arena, root, root level, &perm, &psc */
+	struct psc psc;         /* paging-structure cache of the shadow walk */
 	struct tlb tlb;
 	const struct smmu_gpa_ops *gpa_ops;
 	const struct vcpu_mmu_ops *mmu_ops;
