@@ -34,8 +34,10 @@ static uint64_t rng(void)
 static void slots_fill(struct memslots *ms, unsigned nslots)
 {
 	for (unsigned i = 0; i < nslots; i++) {
-		struct memslot_region r = {i, 0, (uint64_t)i * 128 << 20, 64 << 20,
-		                           (1ull << 40) + ((uint64_t)i << 27)};
+		struct memslot_region r = {.slot = i,
+		                           .guest_phys_addr = (uint64_t)i * 128 << 20,
+		                           .memory_size = 64 << 20,
+		                           .userspace_addr = (1ull << 40) + ((uint64_t)i << 27)};
 
 		if (memslots_set_region(ms, &r))
 			abort();

@@ -94,6 +94,7 @@ static struct memslot *slot_create(const struct memslot_region *r, bool want_bit
 	s->base_gfn = gpa_to_gfn(r->guest_phys_addr);
 	s->npages = r->memory_size >> PAGE_SHIFT;
 	s->userspace_addr = r->userspace_addr;
+	s->host = r->host;
 	if (slot_alloc_metadata(s) || (want_bitmap && slot_alloc_dirty_bitmap(s))) {
 		slot_free(s);
 		return NULL;
@@ -338,11 +339,6 @@ struct memslot *memslots_get(const struct memslots *ms, unsigned id)
 struct memslot *memslots_at(const struct memslots *ms, unsigned i)
 {
 	return i < ms->nr_slots ? ms->sorted[i] : NULL;
-}
-
-uint64_t memslots_generation(const struct memslots *ms)
-{
-	return ms->generation;
 }
 
 /* ---- per-slot accessors ------------------------------------------------- */

@@ -20,6 +20,7 @@
 #define SMMU_MEMSLOT_H
 
 #include "common.h"
+#include "host/hostmem.h"
 
 #define MEMSLOT_LOG_DIRTY_PAGES (1u << 0) /* KVM_MEM_LOG_DIRTY_PAGES */
 #define MEMSLOT_READONLY        (1u << 1) /* KVM_MEM_READONLY */
@@ -51,6 +52,7 @@ struct memslot {
 	uint32_t *disallow_lpage[MEMSLOT_NR_LEVELS - 1]; /* levels 2 and 3 */
 	uint64_t *dirty_bitmap;                          /* one bit per page, or NULL */
 	uint64_t meta_bytes;                             /* bytes of the arrays above */
+	struct hostmem_window host;                      /* the host ptes behind it, if known */
 };
 
 /* The userspace request, as struct kvm_userspace_memory_region. */
@@ -60,6 +62,8 @@ struct memslot_region {
 	gpa_t guest_phys_addr;
 	uint64_t memory_size; /* 0 deletes the slot */
 	hva_t userspace_addr;
+	/* Not in KVM's struct: the host ptes behind userspace_addr (optional). */
+	struct hostmem_window host;
 };
 
 /*
@@ -104,7 +108,11 @@ struct memslot *memslots_find(struct memslots *ms, gfn_t gfn);
 struct memslot *memslots_get(const struct memslots *ms, unsigned id);
 /* Slots in gfn order: index 0 .. nr_slots - 1. */
 struct memslot *memslots_at(const struct memslots *ms, unsigned i);
-uint64_t memslots_generation(const struct memslots *ms);
+/* Bumped by every update (read on every gpte the MMU reads: inline). */
+static inline uint64_t memslots_generation(const struct memslots *ms)
+{
+	return ms->generation;
+}
 
 static inline bool memslot_contains(const struct memslot *s, gfn_t gfn)
 {

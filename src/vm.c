@@ -301,6 +301,8 @@ int smmu_vm_add_slot(struct smmu_vm *vm, unsigned id, uint64_t gpa, uint64_t siz
 	if (err)
 		return err;
 	r.userspace_addr = hva;
+	/* For lock-free frame lookups in the fault path; without one it takes the lock. */
+	(void)hostmem_window_get(vm->hm, hva, size >> PAGE_SHIFT, &r.host);
 	err = memslots_set_region(&vm->slots, &r);
 	if (err) {
 		hostmem_unmap(vm->hm, hva, size);
@@ -340,7 +342,7 @@ int smmu_vm_move_slot(struct smmu_vm *vm, unsigned id, uint64_t new_gpa)
 		return -EINVAL;
 	r = (struct memslot_region){.slot = id, .flags = s->flags, .guest_phys_addr = new_gpa,
 	                            .memory_size = s->npages << PAGE_SHIFT,
-	                            .userspace_addr = s->userspace_addr};
+	                            .userspace_addr = s->userspace_addr, .host = s->host};
 	mmu_zap_all_sync(vm->mmu);
 	return memslots_set_region(&vm->slots, &r);
 }
@@ -355,7 +357,7 @@ int smmu_vm_set_slot_flags(struct smmu_vm *vm, unsigned id, unsigned flags)
 	r = (struct memslot_region){.slot = id, .flags = memslot_flags(flags),
 	                            .guest_phys_addr = gfn_to_gpa(s->base_gfn),
 	                            .memory_size = s->npages << PAGE_SHIFT,
-	                            .userspace_addr = s->userspace_addr};
+	                            .userspace_addr = s->userspace_addr, .host = s->host};
 	mmu_zap_all_sync(vm->mmu);
 	return memslots_set_region(&vm->slots, &r);
 }

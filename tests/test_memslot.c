@@ -39,7 +39,11 @@ static void record_change(void *opaque, enum memslot_change change, const struct
 static int set(struct memslots *ms, uint32_t slot, uint32_t flags, gpa_t gpa, uint64_t size,
                hva_t hva)
 {
-	struct memslot_region r = {slot, flags, gpa, size, hva};
+	struct memslot_region r = {.slot = slot,
+	                           .flags = flags,
+	                           .guest_phys_addr = gpa,
+	                           .memory_size = size,
+	                           .userspace_addr = hva};
 
 	return memslots_set_region(ms, &r);
 }

@@ -17,6 +17,11 @@
  *             mmu_lock without deadlock.
  * Only host operations (ops_lock held) clear PRESENT; faults only set it.
  * Hence a present page seen before firing start is still present after it.
+ *
+ * Host ptes are also read without `lock` (hostmem_window_pfn, the MMU's
+ * fault path under its mmu_lock, as KVM's get_user_pages_fast reads page
+ * tables without mmap_lock), so every store to one is a single atomic store
+ * (hpte_set); readers holding `lock` may read them plainly.
  */
 #include "host/hostmem.h"
 
@@ -82,6 +87,12 @@ struct hostmem {
 	struct share_table shared;      /* reference counts of merged frames */
 	struct hostmem_stats st;
 };
+
+/* Store a host pte: one atomic store, release-ordered after the frame's contents. */
+static void hpte_set(uint64_t *e, uint64_t val)
+{
+	__atomic_store_n(e, val, __ATOMIC_RELEASE);
+}
 
 static pfn_t hpte_pfn(uint64_t e)
 {
@@ -285,7 +296,8 @@ static void map_release_pages(struct hostmem *hm, struct hostmem_map *m, uint64_
 			           ARENA_USE_GUEST);
 			hm->st.present -= map_chunk_pages(m);
 			*(m->huge_order == ARENA_ORDER_2M ? &hm->st.huge_2m : &hm->st.huge_1g) -= 1;
-			memset(&m->pte[i], 0, map_chunk_pages(m) * sizeof(*m->pte));
+			for (uint64_t j = 0; j < map_chunk_pages(m); j++)
+				hpte_set(&m->pte[i + j], 0);
 			m->chunk[i >> m->huge_order] = CHUNK_EMPTY;
 			i += map_chunk_pages(m) - 1;
 			continue;
@@ -294,7 +306,7 @@ static void map_release_pages(struct hostmem *hm, struct hostmem_map *m, uint64_
 				arena_free(hm->arena, hpte_pfn(e) << PAGE_SHIFT, 0, ARENA_USE_GUEST);
 			hm->st.present--;
 		}
-		m->pte[i] = 0;
+		hpte_set(&m->pte[i], 0);
 	}
 }
 
@@ -474,7 +486,8 @@ static int fault_in_huge(struct hostmem *hm, struct hostmem_map *m, uint64_t idx
 	if (arena_alloc(hm->arena, m->huge_order, ARENA_USE_GUEST, &hpa))
 		return -ENOMEM;
 	for (uint64_t i = 0; i < map_chunk_pages(m); i++)
-		m->pte[first + i] = hpte_make((hpa >> PAGE_SHIFT) + i, map_pte_bits(m) | HPTE_HUGE);
+		hpte_set(&m->pte[first + i],
+		         hpte_make((hpa >> PAGE_SHIFT) + i, map_pte_bits(m) | HPTE_HUGE));
 	m->chunk[idx >> m->huge_order] = CHUNK_HUGE;
 	hm->st.present += map_chunk_pages(m);
 	*(m->huge_order == ARENA_ORDER_2M ? &hm->st.huge_2m : &hm->st.huge_1g) += 1;
@@ -508,7 +521,7 @@ static int fault_in(struct hostmem *hm, struct hostmem_map *m, uint64_t idx)
 		return -ENOMEM;
 	if (m->pte[idx] & HPTE_SWAPPED)
 		swap_in(hm, m, idx, hpa);
-	m->pte[idx] = hpte_make(hpa >> PAGE_SHIFT, map_pte_bits(m));
+	hpte_set(&m->pte[idx], hpte_make(hpa >> PAGE_SHIFT, map_pte_bits(m)));
 	hm->st.present++;
 	return 0;
 }
@@ -534,7 +547,7 @@ static int unshare_last(struct hostmem *hm, uint64_t *e)
 		return -EAGAIN;
 	if (s)
 		share_del(&hm->shared, s);
-	*e = (*e & ~HPTE_SHARED) | HPTE_WRITABLE;
+	hpte_set(e, (*e & ~HPTE_SHARED) | HPTE_WRITABLE);
 	return 0;
 }
 
@@ -553,7 +566,8 @@ static int hva_to_pfn_locked(struct hostmem *hm, hva_t hva, bool write, struct h
 		return ret;
 	if (write && (*e & HPTE_SHARED) && (ret = unshare_last(hm, e)))
 		return ret; /* -EAGAIN: another page shares it, hostmem_break_cow() must copy */
-	*e |= HPTE_YOUNG | (write ? HPTE_DIRTY : 0);
+	if ((*e | HPTE_YOUNG | (write ? HPTE_DIRTY : 0)) != *e)
+		hpte_set(e, *e | HPTE_YOUNG | (write ? HPTE_DIRTY : 0));
 	out->pfn = hpte_pfn(*e);
 	out->level = map_level(m, *e);
 	out->writable = (*e & HPTE_WRITABLE) != 0;
@@ -568,6 +582,41 @@ int hostmem_hva_to_pfn(struct hostmem *hm, hva_t hva, bool write, struct host_pf
 	ret = hva_to_pfn_locked(hm, hva, write, out);
 	pthread_mutex_unlock(&hm->lock);
 	return ret;
+}
+
+int hostmem_window_get(struct hostmem *hm, hva_t hva, uint64_t npages, struct hostmem_window *w)
+{
+	struct hostmem_map *m;
+	int ret = -EFAULT;
+
+	*w = (struct hostmem_window){0};
+	pthread_mutex_lock(&hm->lock);
+	m = map_find(hm, hva);
+	if (m && npages <= m->npages - ((hva - m->start) >> PAGE_SHIFT)) {
+		w->pte = &m->pte[(hva - m->start) >> PAGE_SHIFT];
+		w->npages = npages;
+		w->huge_level = m->chunk ? map_level(m, HPTE_HUGE) : HOSTMEM_LEVEL_4K;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&hm->lock);
+	return ret;
+}
+
+int hostmem_window_pfn(const struct hostmem_window *w, uint64_t index, bool write,
+                       struct host_pfn *out)
+{
+	uint64_t need = HPTE_PRESENT | HPTE_YOUNG | (write ? HPTE_WRITABLE | HPTE_DIRTY : 0);
+	uint64_t e;
+
+	if (!w->pte || index >= w->npages)
+		return -EAGAIN;
+	e = __atomic_load_n(&w->pte[index], __ATOMIC_ACQUIRE);
+	if ((e & need) != need || (e & HPTE_SHARED))
+		return -EAGAIN;
+	out->pfn = hpte_pfn(e);
+	out->level = (e & HPTE_HUGE) ? w->huge_level : HOSTMEM_LEVEL_4K;
+	out->writable = (e & HPTE_WRITABLE) != 0;
+	return 0;
 }
 
 int hostmem_peek_pfn(struct hostmem *hm, hva_t hva, pfn_t *pfn)
@@ -635,7 +684,9 @@ int hostmem_mark_dirty(struct hostmem *hm, hva_t hva)
 	pthread_mutex_lock(&hm->lock);
 	m = map_find(hm, hva);
 	if (m && (m->pte[(hva - m->start) >> PAGE_SHIFT] & HPTE_PRESENT)) {
-		m->pte[(hva - m->start) >> PAGE_SHIFT] |= HPTE_DIRTY | HPTE_YOUNG;
+		uint64_t *e = &m->pte[(hva - m->start) >> PAGE_SHIFT];
+
+		hpte_set(e, *e | HPTE_DIRTY | HPTE_YOUNG);
 		ret = 0;
 	}
 	pthread_mutex_unlock(&hm->lock);
@@ -660,7 +711,7 @@ static bool range_young(struct hostmem *hm, hva_t start, hva_t end, bool clear)
 
 			young |= (*pte & HPTE_YOUNG) != 0;
 			if (clear)
-				*pte &= ~HPTE_YOUNG;
+				hpte_set(pte, *pte & ~HPTE_YOUNG);
 		}
 	}
 	return young;
@@ -794,7 +845,7 @@ int hostmem_swap_out(struct hostmem *hm, hva_t hva)
 	} else {
 		arena_free(hm->arena, hpte_pfn(*e) << PAGE_SHIFT, 0, ARENA_USE_GUEST);
 		hm->st.present--;
-		*e = hpte_make(slot, HPTE_SWAPPED);
+		hpte_set(e, hpte_make(slot, HPTE_SWAPPED));
 	}
 	pthread_mutex_unlock(&hm->lock);
 	notify_end(hm, hva, hva + PAGE_SIZE, MMU_NOTIFY_SWAP);
@@ -823,7 +874,7 @@ int hostmem_migrate(struct hostmem *hm, hva_t hva, pfn_t *new_pfn)
 	from = hpte_pfn(*e) << PAGE_SHIFT;
 	memcpy(arena_hpa_to_ptr(hm->arena, to, PAGE_SIZE),
 	       arena_hpa_to_ptr(hm->arena, from, PAGE_SIZE), PAGE_SIZE);
-	*e = hpte_make(to >> PAGE_SHIFT, *e & ~HPTE_PFN_MASK);
+	hpte_set(e, hpte_make(to >> PAGE_SHIFT, *e & ~HPTE_PFN_MASK));
 	arena_free(hm->arena, from, 0, ARENA_USE_GUEST);
 	pthread_mutex_unlock(&hm->lock);
 	notify_end(hm, hva, hva + PAGE_SIZE, MMU_NOTIFY_MIGRATE);
@@ -863,12 +914,12 @@ static int merge_locked(struct hostmem *hm, uint64_t *e1, uint64_t *e2)
 	if (!sh->count)
 		sh->count = 1; /* e1's own reference, first time it is shared */
 	if (!(*e1 & HPTE_SHARED))
-		*e1 = (*e1 & ~HPTE_WRITABLE) | HPTE_SHARED;
+		hpte_set(e1, (*e1 & ~HPTE_WRITABLE) | HPTE_SHARED);
 	sh->count++;
 	if (!(*e2 & HPTE_SHARED) || share_put(&hm->shared, old))
 		arena_free(hm->arena, old << PAGE_SHIFT, 0, ARENA_USE_GUEST);
-	*e2 = hpte_make(hpte_pfn(*e1), (*e2 & (HPTE_YOUNG | HPTE_DIRTY)) | HPTE_PRESENT |
-	                                   HPTE_SHARED);
+	hpte_set(e2, hpte_make(hpte_pfn(*e1),
+	                       (*e2 & (HPTE_YOUNG | HPTE_DIRTY)) | HPTE_PRESENT | HPTE_SHARED));
 	return 0;
 }
 
@@ -925,8 +976,8 @@ int hostmem_break_cow(struct hostmem *hm, hva_t hva)
 		memcpy(arena_hpa_to_ptr(hm->arena, copy, PAGE_SIZE), frame_ptr(hm, *e), PAGE_SIZE);
 		if (share_put(&hm->shared, hpte_pfn(*e))) /* raced: it was the last user */
 			arena_free(hm->arena, hpte_pfn(*e) << PAGE_SHIFT, 0, ARENA_USE_GUEST);
-		*e = hpte_make(copy >> PAGE_SHIFT, (*e & (HPTE_YOUNG | HPTE_DIRTY)) | HPTE_PRESENT |
-		                                       HPTE_WRITABLE);
+		hpte_set(e, hpte_make(copy >> PAGE_SHIFT,
+		                      (*e & (HPTE_YOUNG | HPTE_DIRTY)) | HPTE_PRESENT | HPTE_WRITABLE));
 		copy = 0;
 	}
 	pthread_mutex_unlock(&hm->lock);

@@ -74,6 +74,34 @@ int hostmem_unmap(struct hostmem *hm, hva_t hva, uint64_t size);
  */
 int hostmem_hva_to_pfn(struct hostmem *hm, hva_t hva, bool write, struct host_pfn *out);
 
+/*
+ * The host ptes behind [hva, hva + npages pages) when that range lies in one
+ * mapping, for lock-free lookups (KVM's get_user_pages_fast, in spirit).  A
+ * window stays valid until its mapping is unmapped, which fires
+ * MMU_NOTIFY_UNMAP first; its user must stop using it by then (the memslot
+ * holding one is deleted before its mapping is unmapped).
+ */
+struct hostmem_window {
+	const uint64_t *pte; /* NULL: no window */
+	uint64_t npages;
+	int huge_level; /* the level of huge-backed entries */
+};
+
+/* Fill *w for [hva, hva + npages pages); -EFAULT (w->pte NULL) if not one mapping. */
+int hostmem_window_get(struct hostmem *hm, hva_t hva, uint64_t npages, struct hostmem_window *w);
+
+/*
+ * Page `index` of a window, without the lock: 0 and *out when the page is
+ * present, young and not merged (and, for a write, writable and dirty) - the
+ * cases where hostmem_hva_to_pfn would change nothing -, else -EAGAIN: ask
+ * hostmem_hva_to_pfn.  The caller must exclude a concurrent invalidation of
+ * the page (the MMU: mmu_lock held and no invalidation in progress there),
+ * since host operations change present ptes only between notifier start and
+ * end.
+ */
+int hostmem_window_pfn(const struct hostmem_window *w, uint64_t index, bool write,
+                       struct host_pfn *out);
+
 /* Copy to or from the space through hostmem_hva_to_pfn (may cross pages). */
 /*
  * The frame hva maps now, without touching it (no fault-in, no young or

@@ -257,8 +257,12 @@ static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fa
 	unsigned access;
 	enum set_spte_result r;
 
-	enum smmu_walk_outcome outcome =
-		smmu_x86_walk(v->cpu, v->model, &vm->gpa_ops_locked, f->gva, f->access, &w);
+	enum smmu_walk_outcome outcome;
+
+	if (unlikely(!v->paging.desc || v->paging.cr0 != v->cpu->cr0 ||
+	             v->paging.cr4 != v->cpu->cr4 || v->paging.efer != v->cpu->efer))
+		x86_paging_init(&v->paging, v->cpu, v->model);
+	outcome = x86_walk_gva(&v->paging, v->cpu, &vm->gpa_ops_locked, f->gva, f->access, &w);
 
 	/* An A/D update met a merged page table: map nothing until it is unshared and walked again. */
 	if (unlikely(vm->cow_pending))

@@ -63,51 +63,54 @@ static uint64_t leaf_gpte_rsvd_mask(const struct mmu_vcpu *v, const struct sp *s
 	return bits_range(51, m) | (sp->role.efer_nx ? 0 : X86_PTE_NX);
 }
 
-static unsigned gpte_access(const struct sp *sp, uint64_t gpte)
+void gpte_decoder_init(struct gpte_decoder *d, const struct mmu_vcpu *v, const struct sp *sp)
 {
-	unsigned acc = 0;
-
-	if (gpte & X86_PTE_RW)
-		acc |= SMMU_ACC_W;
-	if (gpte & X86_PTE_US)
-		acc |= SMMU_ACC_U;
-	if (!(sp->role.efer_nx && (gpte & X86_PTE_NX)))
-		acc |= SMMU_ACC_X;
-	return acc;
-}
-
-/*
- * Decode gpte, entry `index` of leaf page sp, into a prefetch request.
- * False if it cannot be mapped without a full walk (not present, not
- * accessed, reserved bits, or in doubt).
- */
-bool mmu_gpte_to_leaf(struct mmu_vcpu *v, const struct sp *sp, unsigned index, uint64_t gpte,
-                      struct leaf_request *req)
-{
-	uint64_t addr_mask = sp->role.has_4_byte_gpte ? 0xfffff000ull : bits_range(51, 12);
-	bool pke;
-
-	(void)index;
-	if (sp->role.level != 1 || sp->role.direct)
-		return false;
-	if (!(gpte & X86_PTE_P) || !(gpte & X86_PTE_A))
-		return false;
-	if (gpte & leaf_gpte_rsvd_mask(v, sp))
-		return false;
+	d->rsvd = leaf_gpte_rsvd_mask(v, sp);
+	d->addr_mask = sp->role.has_4_byte_gpte ? 0xfffff000ull : bits_range(51, 12);
+	d->nx_mask = sp->role.efer_nx ? X86_PTE_NX : 0;
+	d->role_access = sp->role.access;
 	/*
 	 * Carry the key whatever CR4.PKE is now, as the fault path does: the
 	 * vCPU applies PKRU only while CR4.PKE = 1 (SDM 4.6.2), and a PKE
 	 * toggle keeps the shadow pages, so an spte built while PKE was 0
 	 * must already hold the leaf's key when PKE turns on.
 	 */
-	pke = v->mode == SMMU_PAGING_4LEVEL || v->mode == SMMU_PAGING_5LEVEL;
+	d->pke = v->mode == SMMU_PAGING_4LEVEL || v->mode == SMMU_PAGING_5LEVEL;
+	d->usable = sp->role.level == 1 && !sp->role.direct;
+}
+
+/*
+ * Decode a gpte of a leaf page into a prefetch request.  False if it cannot
+ * be mapped without a full walk (not present, not accessed, reserved bits,
+ * or in doubt).
+ */
+bool gpte_decode(const struct gpte_decoder *d, uint64_t gpte, struct leaf_request *req)
+{
+	unsigned acc;
+
+	if (!d->usable || (gpte & (X86_PTE_P | X86_PTE_A)) != (X86_PTE_P | X86_PTE_A) ||
+	    (gpte & d->rsvd))
+		return false;
+	/* SDM 4.6: R/W -> W, U/S -> U, XD (when it means something) clears X. */
+	acc = ((gpte & X86_PTE_RW) ? SMMU_ACC_W : 0) | ((gpte & X86_PTE_US) ? SMMU_ACC_U : 0) |
+	      ((gpte & d->nx_mask) ? 0 : SMMU_ACC_X);
 	*req = (struct leaf_request){
-		.gfn = (gpte & addr_mask) >> PAGE_SHIFT,
+		.gfn = (gpte & d->addr_mask) >> PAGE_SHIFT,
 		.level = 1,
-		.access = sp->role.access & gpte_access(sp, gpte),
-		.pkey = pke ? (unsigned)((gpte >> X86_PTE_PKEY_SHIFT) & 0xf) : 0,
+		.access = d->role_access & acc,
+		.pkey = d->pke ? (unsigned)((gpte >> X86_PTE_PKEY_SHIFT) & 0xf) : 0,
 		.gpte_dirty = gpte & X86_PTE_D,
 		.prefetch = true,
 	};
 	return true;
+}
+
+bool mmu_gpte_to_leaf(struct mmu_vcpu *v, const struct sp *sp, unsigned index, uint64_t gpte,
+                      struct leaf_request *req)
+{
+	struct gpte_decoder d;
+
+	(void)index;
+	gpte_decoder_init(&d, v, sp);
+	return gpte_decode(&d, gpte, req);
 }

@@ -38,6 +38,7 @@
 #include "mmu/mmu_cache.h"
 #include "mmu/pte_list.h"
 #include "mmu/stats.h"
+#include "x86/paging.h"
 #include "x86/spte.h"
 
 struct arena;
@@ -132,6 +133,12 @@ struct mmu_vcpu {
 	hpa_t spt_frames[8];
 	bool tlb_flush_pending;         /* flush this vCPU's TLB before the next access */
 	bool need_sync;                 /* a page with unsync children was linked in again */
+	/*
+	 * The guest walker's paging configuration, rebuilt when CR0, CR4 or
+	 * EFER differ from those it was built from (x86/paging.h: it depends
+	 * on nothing else but the model), not on every fault.
+	 */
+	struct x86_paging paging;
 };
 
 /*

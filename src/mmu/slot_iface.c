@@ -127,7 +127,21 @@ static int resolve_locked(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bo
 	}
 	if (!slot)
 		slot = memslots_find(vm->slots, gfn);
-	r = resolve_slow(vm, slot, gfn, write, out);
+	/*
+	 * Without the host lock when the host page needs nothing done (present,
+	 * young, not merged; dirty for a write): it reads the same pte the
+	 * locked lookup would, and mmu_lock keeps the slot, hence its mapping
+	 * and window, alive (a slot is deleted only after a zap under mmu_lock,
+	 * its mapping unmapped after that).
+	 */
+	if (slot && memslot_contains(slot, gfn) && !(write && (slot->flags & MEMSLOT_READONLY)) &&
+	    !hostmem_window_pfn(&slot->host, gfn - slot->base_gfn, write, out)) {
+		if (slot->flags & MEMSLOT_READONLY)
+			out->writable = false;
+		r = 0;
+	} else {
+		r = resolve_slow(vm, slot, gfn, write, out);
+	}
 	if (r == -EAGAIN) {
 		/* A merged page: the copy fires the notifier, so it waits for mmu_lock's release.
 		 */
@@ -274,6 +288,13 @@ static int walker_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, 
  * frame the gfn cache holds is one load (the hit path of resolve_locked,
  * inlined: same generation check, same entry), else the general path.
  */
+static NOINLINE int walker_read_locked_slow(struct mmu_vm *vm, uint64_t gpa, unsigned size,
+                                            uint64_t *val)
+{
+	return read_guest(vm, gpa, size, val, true);
+}
+
+/* The slow path is out of line so that this one needs no stack frame. */
 static int walker_read_locked(void *ctx, uint64_t gpa, unsigned size, uint64_t *val)
 {
 	struct mmu_vm *vm = ctx;
@@ -290,7 +311,7 @@ static int walker_read_locked(void *ctx, uint64_t gpa, unsigned size, uint64_t *
 			return 0;
 		}
 	}
-	return read_guest(vm, gpa, size, val, true);
+	return walker_read_locked_slow(vm, gpa, size, val);
 }
 
 static int walker_cmpxchg_locked(void *ctx, uint64_t gpa, unsigned size, uint64_t old,

@@ -61,7 +61,8 @@ static bool sp_role_matches_context(const struct mmu_vcpu *v, const struct sp *s
  * from `table`, the page's gptes mapped once, or one by one when NULL).
  * Returns true if the spte was dropped: the caller flushes once per page.
  */
-static bool sync_spte(struct mmu_vcpu *v, struct sp *sp, unsigned i, const void *table)
+static bool sync_spte(struct mmu_vcpu *v, struct sp *sp, unsigned i, const void *table,
+                      const struct gpte_decoder *dec)
 {
 	struct mmu_vm *vm = v->vm;
 	struct leaf_request req;
@@ -72,7 +73,7 @@ static bool sync_spte(struct mmu_vcpu *v, struct sp *sp, unsigned i, const void 
 		gpte = mmu_gpte_at(sp, table, i);
 	else
 		readable = !mmu_read_gpte(vm, sp, i, &gpte);
-	if (!readable || !mmu_gpte_to_leaf(v, sp, i, gpte, &req) || req.gfn != sp_get_gfn(sp, i) ||
+	if (!readable || !gpte_decode(dec, gpte, &req) || req.gfn != sp_get_gfn(sp, i) ||
 	    is_mmio_spte(spte) || req.pkey != spte_pkey(spte)) {
 		mmu_drop_spte(vm, &sp->spt[i]);
 		return true;
@@ -90,6 +91,7 @@ static bool sync_spte(struct mmu_vcpu *v, struct sp *sp, unsigned i, const void 
 bool mmu_sync_page(struct mmu_vcpu *v, struct sp *sp, struct list_head *invalid_list)
 {
 	struct mmu_vm *vm = v->vm;
+	struct gpte_decoder dec;
 	const void *table;
 	bool dropped = false;
 
@@ -103,9 +105,10 @@ bool mmu_sync_page(struct mmu_vcpu *v, struct sp *sp, struct list_head *invalid_
 	}
 	/* The table is mapped once for the whole page: a sync reads up to 512 gptes. */
 	table = mmu_map_gptes(vm, sp);
+	gpte_decoder_init(&dec, v, sp);
 	for (unsigned i = 0; i < SPTE_ENT_PER_PAGE; i++)
 		if (is_shadow_present_spte(spte_get(&sp->spt[i])))
-			dropped |= sync_spte(v, sp, i, table);
+			dropped |= sync_spte(v, sp, i, table, &dec);
 	if (dropped)
 		mmu_flush_remote_tlbs(vm);
 	return true;
