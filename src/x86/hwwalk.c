@@ -245,7 +245,7 @@ static enum hwwalk_exit walk_from(const struct hwwalk_env *env, uint64_t *table,
 		if (!(spte & SPTE_A))
 			upper_a = false;
 		if (level == 2 && fill && upper_a)
-			psc_fill(env->psc, gva, table, acc, gen);
+			psc_fill(env->psc, env->root, gva, table, acc, gen);
 		if (upper_a)
 			top = level - 1;
 	}
@@ -298,7 +298,9 @@ static enum hwwalk_exit walk_cached(const struct hwwalk_env *env, const struct p
 	hpa_t hpa = spte_to_hpa(spte);
 
 	r->cached = true;
-	if (unlikely(!is_shadow_present_spte(spte) || spte_reserved_bits(spte, 1) ||
+	if (!is_shadow_present_spte(spte)) /* the usual exit: a page not mapped yet */
+		return walk_stop(r, HWWALK_NOT_PRESENT, env->perm->pfec[access], 1, e->acc, spte, p);
+	if (unlikely(spte_reserved_bits(spte, 1) ||
 	             !hw_perm_allows(env->perm, acc, spte_pkey(spte), access) ||
 	             !arena_hpa_to_ptr(env->arena, hpa, PAGE_SIZE)))
 		return walk_from(env, e->table, 1, e->acc, true, gva, access, r, false, 0);
@@ -325,7 +327,7 @@ enum hwwalk_exit hwwalk(const struct hwwalk_env *env, gva_t gva, enum smmu_acces
 
 	if (!c || !c->gen)
 		return walk_root(env, gva, access, r, false);
-	e = psc_lookup(c, gva);
+	e = psc_lookup(c, env->root, gva);
 	if (!e)
 		return walk_root(env, gva, access, r, true);
 	return walk_cached(env, e, gva, access, r);

@@ -16,7 +16,10 @@
  * entry is used only while the generation is unchanged; the MMU bumps it
  * (with release order, after the change) whenever it clears or replaces a
  * present nonleaf spte, rewrites a special root entry or frees a shadow
- * table.  A new root (another cr3, a reload) empties the cache by epoch.
+ * table.  Entries are tagged with the root they were reached from, as
+ * hardware tags them with the PCID, so that switching between processes
+ * keeps each one's entries; a root frame that is freed and reused bumps the
+ * generation first.
  * Only paths whose upper sptes all have A set are cached, and the MMU never
  * clears A in a nonleaf spte, so skipping those entries skips no A update
  * (SDM 4.8).  Frames are freed only after a remote TLB flush, which a
@@ -28,10 +31,11 @@
 
 #include "common.h"
 
-#define PSC_ENTRIES 64 /* direct mapped by gva bits 26:21: 128 MiB of contiguous regions */
+#define PSC_ENTRIES 64 /* direct mapped by gva bits 26:21 mixed with the root */
 
 struct psc_entry {
 	uint64_t region;       /* gva >> 21 */
+	hpa_t root;            /* the root the walk started from */
 	uint64_t *table;       /* the level-1 shadow table; NULL: empty */
 	uint64_t gen;          /* table generation when filled */
 	uint32_t epoch;        /* psc->epoch when filled */
@@ -50,18 +54,24 @@ static inline uint64_t psc_region(gva_t gva)
 	return gva >> 21;
 }
 
+/* The slot of (root, region): processes with the same layout use different slots. */
+static inline struct psc_entry *psc_slot(struct psc *c, hpa_t root, gva_t gva)
+{
+	return &c->e[(psc_region(gva) ^ (root >> 12) ^ (root >> 18)) % PSC_ENTRIES];
+}
+
 /* The generation to fill with: read before the walk reads any spte. */
 static inline uint64_t psc_gen(const struct psc *c)
 {
 	return __atomic_load_n(c->gen, __ATOMIC_ACQUIRE);
 }
 
-/* The cached entry for gva, or NULL. */
-static inline const struct psc_entry *psc_lookup(struct psc *c, gva_t gva)
+/* The cached entry for gva under root, or NULL. */
+static inline const struct psc_entry *psc_lookup(struct psc *c, hpa_t root, gva_t gva)
 {
-	const struct psc_entry *e = &c->e[psc_region(gva) % PSC_ENTRIES];
+	const struct psc_entry *e = psc_slot(c, root, gva);
 
-	if (e->table && e->region == psc_region(gva) && e->epoch == c->epoch &&
+	if (e->table && e->region == psc_region(gva) && e->root == root && e->epoch == c->epoch &&
 	    e->gen == psc_gen(c)) {
 		c->hits++;
 		return e;
@@ -70,14 +80,18 @@ static inline const struct psc_entry *psc_lookup(struct psc *c, gva_t gva)
 	return NULL;
 }
 
-static inline void psc_fill(struct psc *c, gva_t gva, uint64_t *table, unsigned acc,
+static inline void psc_fill(struct psc *c, hpa_t root, gva_t gva, uint64_t *table, unsigned acc,
                             uint64_t gen)
 {
-	c->e[psc_region(gva) % PSC_ENTRIES] = (struct psc_entry){
-	    .region = psc_region(gva), .table = table, .gen = gen, .epoch = c->epoch, .acc = acc};
+	*psc_slot(c, root, gva) = (struct psc_entry){.region = psc_region(gva),
+	                                             .root = root,
+	                                             .table = table,
+	                                             .gen = gen,
+	                                             .epoch = c->epoch,
+	                                             .acc = acc};
 }
 
-/* Forget every entry (the vCPU walks from another root now). */
+/* Forget every entry. */
 static inline void psc_flush(struct psc *c)
 {
 	if (++c->epoch == 0) { /* wrapped: entries of epoch 0 would come back */

@@ -562,7 +562,11 @@ enum vcpu_result vcpu_cpu_write_reg(struct vcpu_cpu *v, enum vcpu_reg which, uin
 	r = vcpu_arch_write(v, which, val, &flush);
 	if (r != SMMU_CR_OK)
 		return vcpu_count(v, r == SMMU_CR_UD ? VCPU_UD : VCPU_GP);
-	vcpu_refresh_mode(v);
+	/* MOV to CR3 (every context switch) can change only the PCID of what we cache. */
+	if (which == VCPU_REG_CR3)
+		v->pcid = (v->state.cr4 & X86_CR4_PCIDE) ? (unsigned)(v->state.cr3 & X86_CR3_PCID_MASK) : 0;
+	else
+		vcpu_refresh_mode(v);
 	tlb_flush(&v->tlb, flush, v->pcid);
 	/* The MMU switches roots first, then syncs for the flush (KVM: new pgd, then flush). */
 	if (v->mmu_ops->cr_changed)
@@ -619,9 +623,11 @@ int vcpu_cpu_set_root(struct vcpu_cpu *v, hpa_t root, unsigned level)
 		return -EINVAL;
 	if (root != INVALID_HPA && (root & ~PAGE_MASK))
 		return -EINVAL;
+	/* Entries are tagged by root; a change of level (4 <-> 5) empties the cache. */
+	if (level != v->walk.root_level)
+		psc_flush(&v->psc);
 	v->walk.root = root;
 	v->walk.root_level = level;
-	psc_flush(&v->psc);
 	return 0;
 }
 

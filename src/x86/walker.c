@@ -389,14 +389,17 @@ static int check_access(const struct x86_paging *pg, const struct smmu_cpu_state
 
 /*
  * One pass from the root to the leaf.  Returns the outcome, or -1 when an
- * A/D update lost a race with the guest and the walk must restart.
+ * A/D update lost a race with the guest and the walk must restart.  The
+ * entry geometry comes in as arguments so that the two instances below
+ * (8-byte and 4-byte entries) fold it into constants.
  */
-static int walk_once(const struct x86_paging *pg, const struct smmu_cpu_state *s,
-                     const struct smmu_gpa_ops *mem, uint64_t gva, enum smmu_access_type access,
-                     struct smmu_walk *w, bool update_ad)
+static inline __attribute__((always_inline)) int
+walk_once_geometry(const struct x86_paging *pg, const struct smmu_cpu_state *s,
+                   const struct smmu_gpa_ops *mem, uint64_t gva, enum smmu_access_type access,
+                   struct smmu_walk *w, bool update_ad, const unsigned index_bits,
+                   const unsigned pte_shift, const unsigned pte_size)
 {
 	const struct x86_paging_desc *d = pg->desc;
-	const unsigned index_bits = d->index_bits, pte_shift = d->pte_shift, pte_size = d->pte_size;
 	const unsigned ps_levels = d->ps_levels;
 	const uint64_t index_mask = (1u << index_bits) - 1, addr_mask = d->addr_mask;
 	unsigned level = d->root_level, ps;
@@ -439,6 +442,32 @@ static int walk_once(const struct x86_paging *pg, const struct smmu_cpu_state *s
 	if (update_ad && !update_accessed_dirty(pg, mem, w, write))
 		return -1;
 	return SMMU_WALK_OK;
+}
+
+/* PAE, 4- and 5-level paging: 512 8-byte entries per table (SDM 4.4, 4.5). */
+static NOINLINE int walk_once_64(const struct x86_paging *pg, const struct smmu_cpu_state *s,
+                                 const struct smmu_gpa_ops *mem, uint64_t gva,
+                                 enum smmu_access_type access, struct smmu_walk *w, bool update_ad)
+{
+	return walk_once_geometry(pg, s, mem, gva, access, w, update_ad, X86_PT64_INDEX_BITS, 3, 8);
+}
+
+/* 32-bit paging: 1024 4-byte entries per table (SDM 4.3). */
+static NOINLINE int walk_once_32(const struct x86_paging *pg, const struct smmu_cpu_state *s,
+                                 const struct smmu_gpa_ops *mem, uint64_t gva,
+                                 enum smmu_access_type access, struct smmu_walk *w, bool update_ad)
+{
+	return walk_once_geometry(pg, s, mem, gva, access, w, update_ad, X86_PT32_INDEX_BITS, 2, 4);
+}
+
+static int walk_once(const struct x86_paging *pg, const struct smmu_cpu_state *s,
+                     const struct smmu_gpa_ops *mem, uint64_t gva, enum smmu_access_type access,
+                     struct smmu_walk *w, bool update_ad)
+{
+	SMMU_ASSERT(pg->desc->pte_size == 8 || pg->desc->pte_size == 4);
+	if (pg->desc->pte_size == 8)
+		return walk_once_64(pg, s, mem, gva, access, w, update_ad);
+	return walk_once_32(pg, s, mem, gva, access, w, update_ad);
 }
 
 enum smmu_walk_outcome x86_walk_gva(const struct x86_paging *pg, const struct smmu_cpu_state *s,
