@@ -146,6 +146,15 @@ static void op_cr_changed(void *ctx, enum vcpu_reg which, uint64_t old_val, uint
 	}
 }
 
+static void op_cr3_changed(void *ctx, enum smmu_tlb_flush flush)
+{
+	struct smmu_vcpu *vc = ctx;
+
+	/* A MOV to CR3 flushes only PCID_NONGLOBAL or nothing (SDM 4.10.4.1). */
+	mmu_cr3_changed(vc->mmu, flush == SMMU_FLUSH_NONE);
+	install_root(vc, false);
+}
+
 static void op_invlpg(void *ctx, gva_t gva)
 {
 	struct smmu_vcpu *vc = ctx;
@@ -164,6 +173,7 @@ static void op_tlb_flush(void *ctx, enum smmu_tlb_flush kind)
 static const struct vcpu_mmu_ops vm_mmu_ops = {
 	.page_fault = op_page_fault,
 	.cr_changed = op_cr_changed,
+	.cr3_changed = op_cr3_changed,
 	.invlpg = op_invlpg,
 	.tlb_flush = op_tlb_flush,
 };

@@ -26,6 +26,7 @@ struct executor {
 	struct smmu_vm *vm;
 	struct exec_counts counts;
 	int err;
+	uint8_t guest_kind[TRACE_NR_KINDS]; /* TRACE_KF_GUEST of each kind, looked up per record */
 	char msg[512];
 };
 
@@ -47,6 +48,8 @@ int exec_create(struct executor **out, const char *name, const struct exec_opts 
 	else
 		exec_opts_init(&e->opts);
 	smmu_vm_config_default(&e->cfg);
+	for (unsigned k = 0; k < TRACE_NR_KINDS; k++)
+		e->guest_kind[k] = (trace_kind_flags((enum trace_kind)k) & TRACE_KF_GUEST) != 0;
 	*out = e;
 	return 0;
 }
@@ -77,7 +80,7 @@ static int fail(struct executor *e, int err, uint64_t line, const char *fmt, ...
 }
 
 /* The VM takes the configuration the set-up records built, with the run's MMU knobs. */
-static int ensure_vm(struct executor *e, uint64_t line)
+static NOINLINE int ensure_vm(struct executor *e, uint64_t line)
 {
 	int ret;
 
@@ -168,11 +171,22 @@ static bool outcome_matches(const struct trace_expect *x, const struct smmu_outc
 }
 
 /* Count what the guest saw, refuse API-level errors, then check `=> EXPECT`. */
-static int check_outcome(struct executor *e, const struct trace_record *rec,
-                         const struct smmu_outcome *o)
+/* The first failed expectation: what was expected, what was observed. */
+static NOINLINE int report_mismatch(struct executor *e, const struct trace_record *rec,
+                                    const struct smmu_outcome *o)
 {
 	char want[64], got[64];
 	bool read = rec->kind == TRACE_READ || rec->kind == TRACE_FETCH;
+
+	describe_expect(&rec->expect, want, sizeof(want));
+	describe_outcome(o, read, got, sizeof(got));
+	return fail(e, -EDOM, rec->line, "%s: expected %s, observed %s", trace_kind_name(rec->kind),
+	            want, got);
+}
+
+static int check_outcome(struct executor *e, const struct trace_record *rec,
+                         const struct smmu_outcome *o)
+{
 
 	switch (o->result) {
 	case SMMU_OK:
@@ -202,16 +216,13 @@ static int check_outcome(struct executor *e, const struct trace_record *rec,
 	if (rec->expect.kind == TRACE_EXPECT_NONE)
 		return 0;
 	e->counts.expectations++;
-	if (outcome_matches(&rec->expect, o))
+	if (likely(outcome_matches(&rec->expect, o)))
 		return 0;
-	describe_expect(&rec->expect, want, sizeof(want));
-	describe_outcome(o, read, got, sizeof(got));
-	return fail(e, -EDOM, rec->line, "%s: expected %s, observed %s", trace_kind_name(rec->kind),
-	            want, got);
+	return report_mismatch(e, rec, o);
 }
 
 /* SDM Vol. 3A 3.3.7 / trace-format.md: outside IA-32e mode a linear address is 32 bits. */
-static int check_gva(struct executor *e, const struct trace_record *rec, uint64_t gva)
+static NOINLINE int check_gva(struct executor *e, const struct trace_record *rec, uint64_t gva)
 {
 	struct smmu_cpu_state s;
 
@@ -300,7 +311,7 @@ static int run_guest(struct executor *e, const struct trace_record *rec)
 	return 0;
 }
 
-static int run_slot(struct executor *e, const struct trace_record *rec)
+static NOINLINE int run_slot(struct executor *e, const struct trace_record *rec)
 {
 	unsigned flags = 0;
 	int ret;
@@ -438,7 +449,7 @@ static int run_slot_log(struct executor *e, const struct trace_record *rec)
 	return ret ? vmm_error(e, rec, ret) : 0;
 }
 
-static int run_vmm(struct executor *e, const struct trace_record *rec)
+static NOINLINE int run_vmm(struct executor *e, const struct trace_record *rec)
 {
 	int ret = 0;
 
@@ -474,17 +485,10 @@ static int run_vmm(struct executor *e, const struct trace_record *rec)
 	return ret ? vmm_error(e, rec, ret) : 0;
 }
 
-static int dispatch(struct executor *e, const struct trace_record *rec)
+/* Everything but guest records on a running VM: set-up, slots, VMM and host records. */
+static NOINLINE int dispatch_other(struct executor *e, const struct trace_record *rec)
 {
-	unsigned kf;
-
-	/* Most records are guest accesses on a running VM: straight there. */
-	if (likely(e->vm) && (rec->kind == TRACE_READ || rec->kind == TRACE_WRITE ||
-	                      rec->kind == TRACE_FETCH)) {
-		e->counts.guest_records++;
-		return run_access(e, rec);
-	}
-	kf = trace_kind_flags(rec->kind);
+	unsigned kf = trace_kind_flags(rec->kind);
 
 	if (rec->kind == TRACE_HEADER)
 		return 0;
@@ -514,7 +518,15 @@ static int dispatch(struct executor *e, const struct trace_record *rec)
 	}
 }
 
-static int audit(struct executor *e, const struct trace_record *rec)
+static int dispatch(struct executor *e, const struct trace_record *rec)
+{
+	/* Most records are guest records on a running VM: straight there. */
+	if (likely(e->vm) && (unsigned)rec->kind < TRACE_NR_KINDS && e->guest_kind[rec->kind])
+		return run_guest(e, rec);
+	return dispatch_other(e, rec);
+}
+
+static NOINLINE int audit(struct executor *e, const struct trace_record *rec)
 {
 	char msg[256] = "";
 

@@ -62,6 +62,7 @@ int tlb_init(struct tlb *tlb, unsigned sets, unsigned ways)
 	tlb->sets = sets;
 	tlb->ways = ways;
 	tlb->set_mask = sets - 1;
+	tlb->miss_vpn = TLB_VPN_INVALID;
 	for (size_t i = 0; i < n; i++)
 		tlb->entries[i].vpn = TLB_VPN_INVALID;
 	return 0;
@@ -90,6 +91,12 @@ static struct tlb_entry *fill_slot(struct tlb *tlb, uint64_t s, uint64_t vpn, un
 	struct tlb_entry *set = &tlb->entries[s * tlb->ways], *free_way = NULL;
 	uint8_t *victim = &tlb->victim[s];
 
+	/* Right after a missed lookup of this page, its scan stands (see tlb.h). */
+	if (vpn == tlb->miss_vpn && pcid == tlb->miss_pcid) {
+		if (tlb->miss_free && tlb->miss_free->vpn == TLB_VPN_INVALID)
+			return tlb->miss_free;
+		goto evict;
+	}
 	for (unsigned way = 0; way < tlb->ways; way++) {
 		if (set[way].vpn == vpn && tlb_entry_matches(&set[way], vpn, pcid))
 			return &set[way];
@@ -98,6 +105,7 @@ static struct tlb_entry *fill_slot(struct tlb *tlb, uint64_t s, uint64_t vpn, un
 	}
 	if (free_way)
 		return free_way;
+evict:
 	tlb->stats.evictions++;
 	*victim = (uint8_t)((*victim + 1) & (tlb->ways - 1));
 	return &set[*victim];
@@ -109,6 +117,7 @@ void tlb_fill(struct tlb *tlb, gva_t gva, unsigned pcid, const struct tlb_fill_i
 
 	SMMU_ASSERT(info->page_shift == 12 || info->page_shift == 21 || info->page_shift == 30);
 	entry_set(tlb, fill_slot(tlb, s, vpn, pcid), vpn, pcid, info);
+	tlb->miss_vpn = TLB_VPN_INVALID;
 	tlb->occupied[s / 64] |= 1ull << (s % 64);
 	tlb->stats.fills++;
 }

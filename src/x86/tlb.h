@@ -65,6 +65,15 @@ struct tlb {
 	unsigned sets, ways;
 	uint64_t set_mask;
 	unsigned nr_large; /* valid entries with page_shift > 12 */
+	/*
+	 * What the last missed lookup learnt, for the fill that follows it: no
+	 * entry of its set matches (miss_vpn, miss_pcid), and miss_free was
+	 * empty (NULL: none was).  Only fills add entries, and each one clears
+	 * miss_vpn, so the knowledge holds until the next fill.
+	 */
+	uint64_t miss_vpn;
+	unsigned miss_pcid;
+	struct tlb_entry *miss_free;
 	struct tlb_stats stats;
 };
 
@@ -90,15 +99,20 @@ static inline bool tlb_entry_matches(const struct tlb_entry *e, uint64_t vpn, un
 static inline struct tlb_entry *tlb_lookup(struct tlb *tlb, gva_t gva, unsigned pcid)
 {
 	uint64_t vpn = gva >> PAGE_SHIFT;
-	struct tlb_entry *e = &tlb->entries[(vpn & tlb->set_mask) * tlb->ways];
+	struct tlb_entry *e = &tlb->entries[(vpn & tlb->set_mask) * tlb->ways], *free_way = NULL;
 
 	for (unsigned way = 0; way < tlb->ways; way++, e++) {
 		if (tlb_entry_matches(e, vpn, pcid)) {
 			tlb->stats.hits++;
 			return e;
 		}
+		if (e->vpn == TLB_VPN_INVALID && !free_way)
+			free_way = e;
 	}
 	tlb->stats.misses++;
+	tlb->miss_vpn = vpn;
+	tlb->miss_pcid = pcid;
+	tlb->miss_free = free_way;
 	return NULL;
 }
 

@@ -569,6 +569,10 @@ enum vcpu_result vcpu_cpu_write_reg(struct vcpu_cpu *v, enum vcpu_reg which, uin
 		vcpu_refresh_mode(v);
 	tlb_flush(&v->tlb, flush, v->pcid);
 	/* The MMU switches roots first, then syncs for the flush (KVM: new pgd, then flush). */
+	if (which == VCPU_REG_CR3 && v->mmu_ops->cr3_changed) {
+		v->mmu_ops->cr3_changed(v->mmu_ctx, flush);
+		return vcpu_count(v, VCPU_OK);
+	}
 	if (v->mmu_ops->cr_changed)
 		v->mmu_ops->cr_changed(v->mmu_ctx, which, old, vcpu_reg_value(v, which));
 	if (flush != SMMU_FLUSH_NONE && v->mmu_ops->tlb_flush)

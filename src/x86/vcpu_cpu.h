@@ -89,6 +89,13 @@ struct vcpu_mmu_ops {
 	                                  struct vcpu_pf_reply *reply);
 	/* After a successful write (and the TLB flush it implies). */
 	void (*cr_changed)(void *ctx, enum vcpu_reg which, uint64_t old_val, uint64_t new_val);
+	/*
+	 * Optional: a MOV to CR3 in one call - the new root and the flush it
+	 * implies (SMMU_FLUSH_NONE for a PCID no-flush write) - instead of
+	 * cr_changed followed by tlb_flush (KVM's kvm_mmu_new_pgd, then the
+	 * flush, under one lock).  Context switches make it the common case.
+	 */
+	void (*cr3_changed)(void *ctx, enum smmu_tlb_flush flush);
 	/* After INVLPG (KVM syncs an unsync spte for gva here). */
 	void (*invlpg)(void *ctx, gva_t gva);
 	/* After an architectural TLB flush of this kind (cr writes, `flush`). */
