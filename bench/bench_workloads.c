@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define BENCH_RUNS 3
 
@@ -132,6 +133,47 @@ static void bench_execution(const char *name, double size, unsigned vcpus, bool 
 	free(a.rec);
 }
 
+/*
+ * Context for bigmem's figure: as many random 8-byte accesses over as much
+ * memory (bigmem's working set: 32,768 pages x size, THP-advised like the
+ * arena), done by the host CPU itself with no translation at all, each
+ * address depending on the previous load so that they cannot overlap - as
+ * an interpreter's accesses, hundreds of instructions apart, mostly cannot.
+ * It is the memory latency every bigmem access pays before any MMU work.
+ */
+static void bench_native_floor(double size)
+{
+	uint64_t pages = (uint64_t)(32768 * size), n = (uint64_t)(1000000 * size);
+	size_t bytes = pages * 4096;
+	double rate[BENCH_RUNS];
+	char label[96];
+	uint8_t *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (mem == MAP_FAILED)
+		return;
+	(void)madvise(mem, bytes, MADV_HUGEPAGE);
+	memset(mem, 1, bytes);
+	for (unsigned i = 0; i < BENCH_RUNS; i++) {
+		uint64_t x = 88172645463325252ull + i, sum = 0, t0 = bench_now_ns();
+
+		for (uint64_t k = 0; k < n; k++) {
+			uint64_t *p;
+
+			x ^= x << 13; /* xorshift64 */
+			x ^= x >> 7;
+			x ^= x << 17;
+			p = (uint64_t *)(mem + (x % pages) * 4096 + ((x >> 40) & 0xff8));
+			sum = *(volatile uint64_t *)p; /* every word holds 0x0101...: known */
+			x += sum - 0x0101010101010101ull; /* the next address waits for this load */
+		}
+		bench_sink(sum);
+		rate[i] = (double)n / ((double)(bench_now_ns() - t0) * 1e-9);
+	}
+	munmap(mem, bytes);
+	snprintf(label, sizeof(label), "native_dependent_random_reads_size%g", size);
+	bench_report(label, "accesses/s", rate, BENCH_RUNS);
+}
+
 /* `bench_workloads [--json] [GROUP...]`: groups gen, pingpong, bigmem (default: all). */
 static bool want(int argc, char **argv, const char *group)
 {
@@ -164,6 +206,8 @@ int main(int argc, char **argv)
 		bench_execution("bigmem", 0.25, 1, false);
 		bench_execution("bigmem", 0.25, 2, false);
 		bench_execution("bigmem", 1.0, 1, false); /* the default size: 128 MiB, 1M accesses */
+		bench_native_floor(0.25);
+		bench_native_floor(1.0);
 	}
 	return bench_finish();
 }
