@@ -60,6 +60,8 @@ static unsigned leaf_level(struct mmu_vcpu *v, const struct smmu_walk *w, struct
 		max = w->level;
 	if (max > 2 && !v->model->gbpages)
 		max = 2;
+	if (max == 1)
+		return 1; /* a 4 KiB guest page: nothing to decide */
 	return mmu_max_mapping_level(v->vm, slot, gfn, max);
 }
 
@@ -240,6 +242,7 @@ static enum set_spte_result fetch(struct mmu_vcpu *v, const struct smmu_walk *w,
 	req.gpte_dirty = dirty;
 	req.write_fault = f->access == SMMU_ACCESS_WRITE;
 	req.user_fault = v->cpu->cpl == 3;
+	req.slot = slot;
 	r = mmu_set_spte(v, it.sp, it.sptep, &req);
 	if (r == SET_SPTE_OK) {
 		f->leaf_spte = spte_get(it.sptep);

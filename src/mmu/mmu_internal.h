@@ -243,6 +243,9 @@ void clear_unsync_child_bit(struct mmu_vm *vm, struct sp *parent, unsigned index
 /* ---- rmap.c: gfn -> sptes ------------------------------------------------ */
 struct rmap_head *gfn_to_rmap(struct mmu_vm *vm, gfn_t gfn, unsigned level);
 void rmap_add(struct mmu_vcpu *v, uint64_t *sptep, gfn_t gfn, unsigned level);
+/* The same with gfn's memslot already known. */
+void rmap_add_slot(struct mmu_vcpu *v, struct memslot *slot, uint64_t *sptep, gfn_t gfn,
+                   unsigned level);
 void rmap_remove(struct mmu_vm *vm, uint64_t *sptep);
 bool rmap_write_protect_gfn(struct mmu_vm *vm, gfn_t gfn);
 bool gfn_is_write_tracked(struct mmu_vm *vm, gfn_t gfn);
@@ -276,6 +279,7 @@ struct leaf_request {
 	bool write_fault;   /* the faulting access was a write */
 	bool user_fault;    /* ... from CPL 3 */
 	bool prefetch;      /* not the faulting access (sync, pte update) */
+	struct memslot *slot; /* gfn's memslot if the caller has it, else NULL (looked up) */
 };
 enum set_spte_result {
 	SET_SPTE_OK,

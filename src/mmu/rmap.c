@@ -51,7 +51,13 @@ static void rmap_drop_all(struct mmu_vm *vm, struct rmap_head *head)
 /* Record that *sptep, a new leaf in a page at `level`, maps gfn. */
 void rmap_add(struct mmu_vcpu *v, uint64_t *sptep, gfn_t gfn, unsigned level)
 {
-	struct rmap_head *head = gfn_to_rmap(v->vm, gfn, level);
+	rmap_add_slot(v, mmu_gfn_to_slot(v->vm, gfn), sptep, gfn, level);
+}
+
+void rmap_add_slot(struct mmu_vcpu *v, struct memslot *slot, uint64_t *sptep, gfn_t gfn,
+                   unsigned level)
+{
+	struct rmap_head *head = slot ? mmu_slot_rmap(slot, gfn, level) : NULL;
 
 	SMMU_ASSERT(head); /* leaves are only made for gfns in a memslot */
 	if (!head)

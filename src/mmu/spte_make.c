@@ -51,7 +51,7 @@ enum set_spte_result mmu_set_spte(struct mmu_vcpu *v, struct sp *sp, uint64_t *s
                                   const struct leaf_request *req)
 {
 	struct mmu_vm *vm = v->vm;
-	struct memslot *slot = mmu_gfn_to_slot(vm, req->gfn);
+	struct memslot *slot = req->slot ? req->slot : mmu_gfn_to_slot(vm, req->gfn);
 	unsigned idx = sptep_index(sp, sptep);
 	enum set_spte_result ret = SET_SPTE_OK;
 	unsigned access = req->access;
@@ -103,7 +103,7 @@ enum set_spte_result mmu_set_spte(struct mmu_vcpu *v, struct sp *sp, uint64_t *s
 	__atomic_store_n(sptep, spte, __ATOMIC_RELEASE);
 	sp_set_shadowed(sp, idx, base_gfn, req->access);
 	if (!is_shadow_present_spte(old))
-		rmap_add(v, sptep, base_gfn, req->level);
+		rmap_add_slot(v, slot, sptep, base_gfn, req->level);
 	else if (is_writable_spte(old) && !is_writable_spte(spte))
 		mmu_flush_remote_tlbs(vm);
 	return ret;
