@@ -212,19 +212,18 @@ static enum hwwalk_exit walk_stop(struct hwwalk_result *r, enum hwwalk_exit why,
 }
 
 /*
- * The walk from `level` down, starting in `table` with the rights `acc` of
- * the entries above.  `upper_a`: every entry above had A.  When `fill`, the
- * level-1 table the walk reaches is cached under generation `gen`.
+ * The walk from `start` down, in `table`, with the rights `acc` of the
+ * entries above (which all have A).  When `fill`, the level-1 table the walk
+ * reaches is cached under generation `gen` if every entry above it has A.
  */
-static enum hwwalk_exit walk_from(const struct hwwalk_env *env, uint64_t *table, unsigned level,
-                                  unsigned acc, bool upper_a, gva_t gva,
-                                  enum smmu_access_type access, struct hwwalk_result *r,
-                                  bool fill, uint64_t gen)
+static inline __attribute__((always_inline)) enum hwwalk_exit
+walk_from(const struct hwwalk_env *env, uint64_t *table, unsigned start, unsigned acc, gva_t gva,
+          enum smmu_access_type access, struct hwwalk_result *r, bool fill, uint64_t gen)
 {
 	uint32_t pfec = env->perm->pfec[access];
 	uint64_t *sptep[SMMU_MAX_LEVELS];
-	unsigned top = upper_a ? level : env->root_level;
-	uint64_t spte, *p;
+	uint64_t spte, *p, upper = ~0ull; /* AND of the nonleaf sptes walked */
+	unsigned level = start;
 
 	/* Locals, not *r, in the loop: the result is written once where the walk ends. */
 	for (;; level--) {
@@ -238,26 +237,26 @@ static enum hwwalk_exit walk_from(const struct hwwalk_env *env, uint64_t *table,
 		acc &= spte_access(spte);
 		if (is_last_spte(spte, level))
 			break;
+		upper &= spte;
 		table = walk_table(env, spte_to_hpa(spte));
 		if (unlikely(!table))
 			return walk_stop(r, HWWALK_BAD_HPA, pfec | X86_PFEC_P | X86_PFEC_RSVD,
 			                 level - 1, acc, spte, p);
-		if (!(spte & SPTE_A))
-			upper_a = false;
-		if (level == 2 && fill && upper_a)
+		if (level == 2 && fill && (upper & SPTE_A))
 			psc_fill(env->psc, env->root, gva, table, acc, gen);
-		if (upper_a)
-			top = level - 1;
 	}
 	r->access = acc;
 	r->spte = spte;
 	r->sptep = p;
 	r->level = level;
-	return walk_finish(env, gva, access, sptep, top, r);
+	/* A to set above the leaf only if some nonleaf spte lacks it (the MMU makes them with A). */
+	return walk_finish(env, gva, access, sptep, (upper & SPTE_A) ? level : start, r);
 }
 
-static enum hwwalk_exit walk_root(const struct hwwalk_env *env, gva_t gva,
-                                  enum smmu_access_type access, struct hwwalk_result *r, bool fill)
+/* A walk from the root: one function with walk_from() inlined, as the hot miss path. */
+static NOINLINE enum hwwalk_exit walk_root(const struct hwwalk_env *env, gva_t gva,
+                                           enum smmu_access_type access,
+                                           struct hwwalk_result *r, bool fill)
 {
 	uint32_t pfec = env->perm->pfec[access];
 	unsigned level = env->root_level;
@@ -272,13 +271,22 @@ static enum hwwalk_exit walk_root(const struct hwwalk_env *env, gva_t gva,
 	if (unlikely(!table))
 		return walk_stop(r, HWWALK_BAD_HPA, pfec | X86_PFEC_P | X86_PFEC_RSVD, level,
 		                 HW_ACC_ALL, 0, NULL);
-	return walk_from(env, table, level, HW_ACC_ALL, true, gva, access, r, fill, gen);
+	return walk_from(env, table, level, HW_ACC_ALL, gva, access, r, fill, gen);
 }
 
 enum hwwalk_exit hwwalk_full(const struct hwwalk_env *env, gva_t gva,
                              enum smmu_access_type access, struct hwwalk_result *r)
 {
 	return walk_root(env, gva, access, r, false);
+}
+
+/* The exact outcome of a cached walk that did not end in a plain translation. */
+static NOINLINE enum hwwalk_exit walk_level1(const struct hwwalk_env *env,
+                                             const struct psc_entry *e, gva_t gva,
+                                             enum smmu_access_type access,
+                                             struct hwwalk_result *r)
+{
+	return walk_from(env, e->table, 1, e->acc, gva, access, r, false, 0);
 }
 
 /*
@@ -303,7 +311,7 @@ static enum hwwalk_exit walk_cached(const struct hwwalk_env *env, const struct p
 	if (unlikely(spte_reserved_bits(spte, 1) ||
 	             !hw_perm_allows(env->perm, acc, spte_pkey(spte), access) ||
 	             !arena_hpa_to_ptr(env->arena, hpa, PAGE_SIZE)))
-		return walk_from(env, e->table, 1, e->acc, true, gva, access, r, false, 0);
+		return walk_level1(env, e, gva, access, r);
 	if ((spte & want) != want) /* SDM 4.8, as walk_set_ad() */
 		spte = __atomic_or_fetch(p, want, __ATOMIC_RELAXED);
 	r->exit = HWWALK_OK;
