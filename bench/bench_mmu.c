@@ -363,16 +363,7 @@ static void bench_metadata(void)
 /* `bench_mmu [--json] [GROUP...]`: groups faults, cr3, gpte, zap, meta (default: all). */
 static bool want(int argc, char **argv, const char *group)
 {
-	bool any = false;
-
-	for (int i = 1; i < argc; i++) {
-		if (argv[i][0] == '-')
-			continue;
-		any = true;
-		if (!strcmp(argv[i], group))
-			return true;
-	}
-	return !any;
+	return bench_want(argc, argv, group);
 }
 
 int main(int argc, char **argv)

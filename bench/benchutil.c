@@ -65,6 +65,20 @@ void bench_report_value(const char *name, const char *unit, double value)
 	emit(name, unit, value, 1, value, value);
 }
 
+bool bench_want(int argc, char **argv, const char *group)
+{
+	bool any = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-')
+			continue;
+		any = true;
+		if (!strcmp(argv[i], group))
+			return true;
+	}
+	return !any;
+}
+
 int bench_finish(void)
 {
 	if (json_mode)

@@ -9,6 +9,7 @@
 #ifndef SMMU_BENCHUTIL_H
 #define SMMU_BENCHUTIL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 void bench_init(int argc, char **argv);
@@ -21,6 +22,11 @@ void bench_report(const char *name, const char *unit, double *samples, unsigned 
 /* Report a single derived value (a ratio, a byte count). */
 void bench_report_value(const char *name, const char *unit, double value);
 int bench_finish(void);
+/*
+ * Group selection: true if `group` is named among the arguments that are
+ * not options, or if none is named (run everything).
+ */
+bool bench_want(int argc, char **argv, const char *group);
 /* Keep the optimizer from discarding v. */
 static inline void bench_sink(uint64_t v)
 {
