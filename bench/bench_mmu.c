@@ -361,27 +361,22 @@ static void bench_metadata(void)
 }
 
 /* `bench_mmu [--json] [GROUP...]`: groups faults, cr3, gpte, zap, meta (default: all). */
-static bool want(int argc, char **argv, const char *group)
-{
-	return bench_want(argc, argv, group);
-}
-
 int main(int argc, char **argv)
 {
 	bench_init(argc, argv);
-	if (want(argc, argv, "faults"))
+	if (bench_want(argc, argv, "faults"))
 		bench_faults();
-	if (want(argc, argv, "cr3"))
+	if (bench_want(argc, argv, "cr3"))
 		bench_cr3_switch();
-	if (want(argc, argv, "gpte")) {
+	if (bench_want(argc, argv, "gpte")) {
 		bench_gpte_writes(false, "gpte_write_invlpg_touch_emulated");
 		bench_gpte_writes(true, "gpte_write_invlpg_touch_unsync");
 	}
-	if (want(argc, argv, "zap")) {
+	if (bench_want(argc, argv, "zap")) {
 		bench_zap_all(1000);
 		bench_zap_all(100000);
 	}
-	if (want(argc, argv, "meta"))
+	if (bench_want(argc, argv, "meta"))
 		bench_metadata();
 	return bench_finish();
 }

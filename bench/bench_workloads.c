@@ -175,25 +175,20 @@ static void bench_native_floor(double size)
 }
 
 /* `bench_workloads [--json] [GROUP...]`: groups gen, pingpong, bigmem (default: all). */
-static bool want(int argc, char **argv, const char *group)
-{
-	return bench_want(argc, argv, group);
-}
-
 int main(int argc, char **argv)
 {
 	unsigned nr;
 	const struct workload_info *list = workload_list(&nr);
 
 	bench_init(argc, argv);
-	if (want(argc, argv, "gen"))
+	if (bench_want(argc, argv, "gen"))
 		for (unsigned i = 0; i < nr; i++)
 			bench_generation(list[i].name, !strcmp(list[i].name, "boot") ? 1.0 : 0.25);
-	if (want(argc, argv, "pingpong")) {
+	if (bench_want(argc, argv, "pingpong")) {
 		bench_execution("pingpong", 0.5, 1, false);
 		bench_execution("pingpong", 0.5, 1, true);
 	}
-	if (want(argc, argv, "bigmem")) {
+	if (bench_want(argc, argv, "bigmem")) {
 		bench_execution("bigmem", 0.25, 1, false);
 		bench_execution("bigmem", 0.25, 2, false);
 		bench_execution("bigmem", 1.0, 1, false); /* the default size: 128 MiB, 1M accesses */
