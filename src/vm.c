@@ -135,10 +135,8 @@ static void op_cr_changed(void *ctx, enum vcpu_reg which, uint64_t old_val, uint
 
 	(void)old_val;
 	(void)new_val;
-	if (which == VCPU_REG_CR3) {
-		mmu_cr3_changed(vc->mmu, true); /* the flush, if any, comes as op_tlb_flush */
-		install_root(vc, false);
-	} else if (context_changed(vc, which)) {
+	/* MOV to CR3 comes as op_cr3_changed instead (vcpu_mmu_ops.cr3_changed). */
+	if (context_changed(vc, which)) {
 		mmu_context_changed(vc->mmu);
 		install_root(vc, true);
 		/* No root now: flush even though the register did not change. */

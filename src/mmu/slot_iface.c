@@ -79,9 +79,17 @@ void mmu_gfn_cache_clear(struct mmu_vm *vm)
 	vm->gfn_cache_gen = memslots_generation(vm->slots);
 }
 
-/* The uncached resolution: memslot, then the host page (KVM's __gfn_to_pfn_memslot). */
+/*
+ * The uncached resolution: memslot, then the host page (KVM's
+ * __gfn_to_pfn_memslot).  With `locked` (mmu_lock held) the host pte is
+ * read without the host lock when the page needs nothing done (present,
+ * young, not merged; dirty for a write): it is the same pte the locked
+ * lookup would read, and mmu_lock keeps the slot, hence its mapping and
+ * window, alive (a slot is deleted only after a zap under mmu_lock, its
+ * mapping unmapped after that).
+ */
 static int resolve_slow(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool write,
-                        struct host_pfn *out)
+                        bool locked, struct host_pfn *out)
 {
 	int r;
 
@@ -89,7 +97,9 @@ static int resolve_slow(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool
 		return -EFAULT;
 	if (write && (slot->flags & MEMSLOT_READONLY))
 		return -EFAULT;
-	r = hostmem_hva_to_pfn(vm->hm, memslot_gfn_to_hva(slot, gfn), write, out);
+	r = locked ? hostmem_window_pfn(&slot->host, gfn - slot->base_gfn, write, out) : -EAGAIN;
+	if (r)
+		r = hostmem_hva_to_pfn(vm->hm, memslot_gfn_to_hva(slot, gfn), write, out);
 	if (r)
 		return r;
 	if (slot->flags & MEMSLOT_READONLY)
@@ -127,21 +137,7 @@ static int resolve_locked(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bo
 	}
 	if (!slot)
 		slot = memslots_find(vm->slots, gfn);
-	/*
-	 * Without the host lock when the host page needs nothing done (present,
-	 * young, not merged; dirty for a write): it reads the same pte the
-	 * locked lookup would, and mmu_lock keeps the slot, hence its mapping
-	 * and window, alive (a slot is deleted only after a zap under mmu_lock,
-	 * its mapping unmapped after that).
-	 */
-	if (slot && memslot_contains(slot, gfn) && !(write && (slot->flags & MEMSLOT_READONLY)) &&
-	    !hostmem_window_pfn(&slot->host, gfn - slot->base_gfn, write, out)) {
-		if (slot->flags & MEMSLOT_READONLY)
-			out->writable = false;
-		r = 0;
-	} else {
-		r = resolve_slow(vm, slot, gfn, write, out);
-	}
+	r = resolve_slow(vm, slot, gfn, write, true, out);
 	if (r == -EAGAIN) {
 		/* A merged page: the copy fires the notifier, so it waits for mmu_lock's release.
 		 */
@@ -179,10 +175,10 @@ static void *gpa_to_ptr(struct mmu_vm *vm, gpa_t gpa, unsigned size, bool write,
 	} else {
 		struct memslot *slot = memslots_find(vm->slots, gpa_to_gfn(gpa));
 
-		r = resolve_slow(vm, slot, gpa_to_gfn(gpa), write, &hp);
+		r = resolve_slow(vm, slot, gpa_to_gfn(gpa), write, false, &hp);
 		if (r == -EAGAIN &&
 		    !hostmem_break_cow(vm->hm, memslot_gfn_to_hva(slot, gpa_to_gfn(gpa))))
-			r = resolve_slow(vm, slot, gpa_to_gfn(gpa), write, &hp);
+			r = resolve_slow(vm, slot, gpa_to_gfn(gpa), write, false, &hp);
 	}
 	if (r || (write && !hp.writable))
 		return NULL;
