@@ -74,11 +74,7 @@ static int sink_store(void *ctx, const struct trace_record *rec)
 /* The timed loop; NOINLINE so callgrind can count it alone (--toggle-collect=exec_all). */
 static __attribute__((noinline)) int exec_all(struct executor *e, const struct record_array *a)
 {
-	int rc = 0;
-
-	for (size_t i = 0; i < a->n && !rc; i++)
-		rc = exec_record(e, &a->rec[i]);
-	return rc;
+	return exec_records(e, a->rec, a->n);
 }
 
 /* Run the stored records once; 0 or the executor's error. */

@@ -551,6 +551,14 @@ int smmu_vcpu_read(struct smmu_vm *vm, unsigned vcpu, uint64_t gva, unsigned siz
 	return 0;
 }
 
+void smmu_vcpu_prefetch(struct smmu_vm *vm, unsigned vcpu, uint64_t gva)
+{
+	struct smmu_vcpu *vc = get_vcpu(vm, vcpu);
+
+	if (vc)
+		vcpu_cpu_prefetch(&vc->cpu, gva);
+}
+
 int smmu_vcpu_write(struct smmu_vm *vm, unsigned vcpu, uint64_t gva, unsigned size,
                     uint64_t value, struct smmu_outcome *out)
 {

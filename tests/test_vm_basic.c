@@ -161,6 +161,52 @@ static void test_slot_errors_change_nothing(void)
 	smmu_vm_destroy(vm);
 }
 
+/*
+ * smmu_vcpu_prefetch is a hint: whatever it is given, the statistics (TLB
+ * hits and misses, walks, faults) and guest memory (the A/D bits of the
+ * gptes) stay as they were, and the accesses that follow see what they
+ * would have seen without it.
+ */
+static void test_prefetch_is_invisible(void)
+{
+	static const uint64_t gvas[] = {0x10, 0x4000, 0x4008, 0x2000, 0x7ffffffff000ull,
+	                                0xffff800000000000ull, 0x8000000000000000ull, ~0ull};
+	struct smmu_vm *vm = new_vm();
+	struct smmu_stats before, after;
+	uint8_t pt_before[4096], pt_after[4096];
+	struct smmu_outcome o;
+
+	REQUIRE(vm);
+	CHECK_EQ(smmu_vm_add_slot(vm, 0, 0, 16 << 20, 0), 0);
+	w8(vm, 0x1000, 0x2003);
+	w8(vm, 0x2000, 0x3003);
+	w8(vm, 0x3000, 0x4003);
+	w8(vm, 0x4000, 0x100003);
+	w8(vm, 0x4020, 0x4003);
+	reg(vm, SMMU_REG_CR4, 0x20);
+	reg(vm, SMMU_REG_EFER, 0x100);
+	reg(vm, SMMU_REG_CR3, 0x1000);
+	reg(vm, SMMU_REG_CR0, 0x80000011);
+	CHECK_EQ(r8(vm, 0x10).result, SMMU_OK); /* 0x0 in the TLB, 0x4000 not yet used */
+	REQUIRE(!smmu_vm_get_stats(vm, &before));
+	REQUIRE(!smmu_vm_read_gpa(vm, 0x4000, pt_before, sizeof(pt_before)));
+	for (unsigned i = 0; i < sizeof(gvas) / sizeof(gvas[0]); i++) {
+		smmu_vcpu_prefetch(vm, 0, gvas[i]);
+		smmu_vcpu_prefetch(vm, 1, gvas[i]); /* no such vCPU */
+		smmu_vcpu_prefetch(NULL, 0, gvas[i]);
+	}
+	REQUIRE(!smmu_vm_get_stats(vm, &after));
+	REQUIRE(!smmu_vm_read_gpa(vm, 0x4000, pt_after, sizeof(pt_after)));
+	CHECK(!memcmp(&before, &after, sizeof(before)));
+	CHECK(!memcmp(pt_before, pt_after, sizeof(pt_before)));
+	o = r8(vm, 0x4000); /* first use: the guest walk sets A now, not before */
+	CHECK_EQ(o.result, SMMU_OK);
+	CHECK_EQ(o.value, 0x100023); /* PTE 0, with the A its use for 0x10 set */
+	REQUIRE(!smmu_vm_read_gpa(vm, 0x4020, pt_after, 8));
+	CHECK_EQ(pt_after[0], 0x23);
+	smmu_vm_destroy(vm);
+}
+
 int main(void)
 {
 	RUN(test_trace_format_example_runs_as_specified);
@@ -168,5 +214,6 @@ int main(void)
 	RUN(test_paging_off_reads_back_and_unbacked_gpa_is_mmio);
 	RUN(test_read_only_slot_discards_writes);
 	RUN(test_slot_errors_change_nothing);
+	RUN(test_prefetch_is_invisible);
 	return check_finish();
 }

@@ -134,6 +134,14 @@ int smmu_vcpu_invlpg(struct smmu_vm *vm, unsigned vcpu, uint64_t gva, struct smm
 int smmu_vcpu_flush(struct smmu_vm *vm, unsigned vcpu);
 int smmu_vcpu_set_cpl(struct smmu_vm *vm, unsigned vcpu, unsigned cpl);
 int smmu_vcpu_set_ac(struct smmu_vm *vm, unsigned vcpu, bool ac);
+/*
+ * A hint that the vCPU will soon read or write gva: starts loading the host
+ * memory the access will most likely touch, so that callers running a
+ * stream of accesses (trace executors, emulators decoding ahead) can
+ * overlap their memory latency.  No effect the guest or the statistics can
+ * see; a bad index or address is ignored.
+ */
+void smmu_vcpu_prefetch(struct smmu_vm *vm, unsigned vcpu, uint64_t gva);
 /* The vCPU's registers as the guest sees them. */
 int smmu_vcpu_get_state(struct smmu_vm *vm, unsigned vcpu, struct smmu_cpu_state *out);
 

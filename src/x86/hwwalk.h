@@ -31,6 +31,7 @@
 #include "common.h"
 #include "host/arena.h"
 #include "x86/psc.h"
+#include "x86/spte.h"
 
 enum hwwalk_exit {
 	HWWALK_OK,
@@ -137,6 +138,26 @@ enum hwwalk_exit hwwalk_full(const struct hwwalk_env *env, gva_t gva,
  */
 bool hwwalk_leaf(const struct hwwalk_env *env, gva_t gva, enum smmu_access_type access,
                  uint64_t spte, unsigned level, struct hwwalk_result *r);
+
+/*
+ * Where an access to `gva` would most likely land, found cheaply and with no
+ * effect: the host address the present leaf spte under a paging-structure
+ * cache entry names, or INVALID_HPA when the cache knows no level-1 table
+ * for gva or that spte is not present.  Rights, reserved bits and A/D are
+ * not looked at: the answer is a guess for prefetching, never a translation.
+ * Only for a vCPU whose tables no other thread changes meanwhile (the table
+ * the entry names could otherwise be freed while it is read).
+ */
+static inline hpa_t hwwalk_peek(const struct hwwalk_env *env, gva_t gva)
+{
+	const struct psc_entry *e = env->psc && env->psc->gen ? psc_peek(env->psc, env->root, gva) : NULL;
+	uint64_t spte;
+
+	if (!e)
+		return INVALID_HPA;
+	spte = __atomic_load_n(&e->table[spte_index(gva, 1)], __ATOMIC_RELAXED);
+	return is_shadow_present_spte(spte) ? spte_to_hpa(spte) | (gva & ~PAGE_MASK) : INVALID_HPA;
+}
 
 /* A printable name for an exit reason ("not_present", "smap", ...). */
 const char *hwwalk_exit_name(enum hwwalk_exit e);

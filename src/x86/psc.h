@@ -80,6 +80,17 @@ static inline const struct psc_entry *psc_lookup(struct psc *c, hpa_t root, gva_
 	return NULL;
 }
 
+/* psc_lookup() without counting: for prefetch hints. */
+static inline const struct psc_entry *psc_peek(const struct psc *c, hpa_t root, gva_t gva)
+{
+	const struct psc_entry *e = &c->e[(psc_region(gva) ^ (root >> 12) ^ (root >> 18)) % PSC_ENTRIES];
+
+	if (e->table && e->region == psc_region(gva) && e->root == root && e->epoch == c->epoch &&
+	    e->gen == psc_gen(c))
+		return e;
+	return NULL;
+}
+
 static inline void psc_fill(struct psc *c, hpa_t root, gva_t gva, uint64_t *table, unsigned acc,
                             uint64_t gen)
 {

@@ -116,6 +116,22 @@ static inline struct tlb_entry *tlb_lookup(struct tlb *tlb, gva_t gva, unsigned 
 	return NULL;
 }
 
+/*
+ * The entry translating gva under `pcid`, or NULL, leaving everything as it
+ * was: no statistic, no miss memo (prefetch hints, which must not change
+ * what the next real lookup sees).
+ */
+static inline const struct tlb_entry *tlb_peek(const struct tlb *tlb, gva_t gva, unsigned pcid)
+{
+	uint64_t vpn = gva >> PAGE_SHIFT;
+	const struct tlb_entry *e = &tlb->entries[(vpn & tlb->set_mask) * tlb->ways];
+
+	for (unsigned way = 0; way < tlb->ways; way++, e++)
+		if (tlb_entry_matches(e, vpn, pcid))
+			return e;
+	return NULL;
+}
+
 /* Record a translation of gva's 4 KiB page under `pcid`; replaces a matching entry. */
 void tlb_fill(struct tlb *tlb, gva_t gva, unsigned pcid, const struct tlb_fill_info *info);
 

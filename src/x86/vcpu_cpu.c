@@ -507,6 +507,33 @@ enum vcpu_result vcpu_cpu_write(struct vcpu_cpu *v, gva_t gva, unsigned size, ui
 	return vcpu_finish(v, out, r);
 }
 
+/*
+ * A hint that this vCPU will soon access gva: start loading the host cache
+ * line the access will touch, so that its memory latency overlaps the work
+ * done before it (an out-of-order processor overlaps independent misses the
+ * same way; an interpreter hundreds of instructions per access apart cannot
+ * without being told).  Architecturally invisible: it fills no TLB entry,
+ * sets no A/D bit, counts nothing and never exits; a wrong guess costs one
+ * wasted prefetch.  The shadow tables are consulted only through the
+ * paging-structure cache and only when no other thread may change them.
+ */
+void vcpu_cpu_prefetch(const struct vcpu_cpu *v, gva_t gva)
+{
+	const struct tlb_entry *e = tlb_peek(&v->tlb, gva, v->pcid);
+	hpa_t hpa = INVALID_HPA;
+	const uint8_t *p;
+
+	if (e)
+		hpa = e->hpa | (gva & ~PAGE_MASK);
+	else if (!v->threaded)
+		hpa = hwwalk_peek(&v->walk, gva);
+	if (hpa == INVALID_HPA)
+		return;
+	p = vcpu_host_ptr(v, hpa, 1);
+	if (p)
+		__builtin_prefetch(p);
+}
+
 /* ---- registers, INVLPG, flushes ------------------------------------------- */
 
 static uint64_t vcpu_reg_value(const struct vcpu_cpu *v, enum vcpu_reg which)

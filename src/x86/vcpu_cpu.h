@@ -198,6 +198,9 @@ void vcpu_cpu_flush(struct vcpu_cpu *v);
 int vcpu_cpu_set_cpl(struct vcpu_cpu *v, unsigned cpl);
 void vcpu_cpu_set_ac(struct vcpu_cpu *v, bool ac);
 
+/* A hint that an access to gva is coming (see vcpu_cpu.c); no architectural effect. */
+void vcpu_cpu_prefetch(const struct vcpu_cpu *v, gva_t gva);
+
 /* ---- the MMU's controls -------------------------------------------------- */
 /*
  * Install the shadow root (INVALID_HPA: none) of `level` 4 or 5.  0 or
