@@ -59,7 +59,7 @@ void smmu_vm_config_default(struct smmu_vm_config *cfg)
 static void install_root(struct smmu_vcpu *vc, bool flush_if_changed)
 {
 	hpa_t root = vc->mmu->root.hpa;
-	unsigned level = smmu_paging_mode(&vc->cpu.state) == SMMU_PAGING_5LEVEL ? 5 : 4;
+	unsigned level = vcpu_cpu_root_level(&vc->cpu);
 
 	if (vc->cpu.walk.root == root && vc->cpu.walk.root_level == level)
 		return;

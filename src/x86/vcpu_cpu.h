@@ -198,6 +198,16 @@ void vcpu_cpu_flush(struct vcpu_cpu *v);
 int vcpu_cpu_set_cpl(struct vcpu_cpu *v, unsigned cpl);
 void vcpu_cpu_set_ac(struct vcpu_cpu *v, bool ac);
 
+/*
+ * The level of the shadow root this vCPU's mode walks: 5 under 5-level
+ * guest paging (IA-32e with CR4.LA57, the only mode with 57-bit addresses),
+ * else 4.  Kept current by every register write, so no mode decoding here.
+ */
+static inline unsigned vcpu_cpu_root_level(const struct vcpu_cpu *v)
+{
+	return v->va_bits == 57 ? 5 : 4;
+}
+
 /* A hint that an access to gva is coming (see vcpu_cpu.c); no architectural effect. */
 void vcpu_cpu_prefetch(const struct vcpu_cpu *v, gva_t gva);
 
