@@ -104,7 +104,7 @@ int mmu_write_dot(struct mmu_vm *vm, FILE *out)
 {
 	struct dot_state d = {.out = out};
 
-	pthread_mutex_lock(&vm->mmu_lock);
+	mmu_lock_acquire(&vm->mmu_lock);
 	fprintf(out, "digraph shadow_pages {\n  node [fontname=monospace];\n");
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct mmu_vcpu *v = vm->vcpus[i];
@@ -116,7 +116,7 @@ int mmu_write_dot(struct mmu_vm *vm, FILE *out)
 			dot_root(&d, v, &v->prev_roots[r], r == 0 ? "prev0" : r == 1 ? "prev1" : "prev2");
 	}
 	fprintf(out, "}\n");
-	pthread_mutex_unlock(&vm->mmu_lock);
+	mmu_lock_release(&vm->mmu_lock);
 	free(d.seen);
 	return ferror(out) ? -EIO : 0;
 }

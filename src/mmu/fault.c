@@ -323,7 +323,7 @@ enum mmu_fault_action mmu_page_fault(struct mmu_vcpu *v, struct mmu_fault *f)
 
 	if (mmu_topup_caches(v))
 		return MMU_FAULT_ERROR;
-	pthread_mutex_lock(&vm->mmu_lock);
+	mmu_lock_acquire(&vm->mmu_lock);
 	mmu_reclaim_step(vm);
 	if (mmu_load_locked(v))
 		act = MMU_FAULT_ERROR;
@@ -333,7 +333,7 @@ enum mmu_fault_action mmu_page_fault(struct mmu_vcpu *v, struct mmu_fault *f)
 	cow = vm->cow_pending;
 	cow_hva = vm->cow_hva;
 	vm->cow_pending = false;
-	pthread_mutex_unlock(&vm->mmu_lock);
+	mmu_lock_release(&vm->mmu_lock);
 	/*
 	 * A write (the access, an A/D update, an emulated gpte write) met a
 	 * merged page.  Unsharing it is a host operation that notifies this

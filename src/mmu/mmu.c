@@ -77,7 +77,7 @@ int mmu_vm_create(const struct mmu_vm_config *cfg, struct mmu_vm **out)
 		return -ENOMEM;
 	}
 	list_init(&vm->active_list);
-	pthread_mutex_init(&vm->mmu_lock, NULL);
+	mmu_lock_init(&vm->mmu_lock);
 	pte_list_slab_init(&vm->pte_list_desc_slab);
 	mmu_slab_init(&vm->sp_header_slab, "mmu_page_header", sizeof(struct sp));
 	mmu_slab_init(&vm->shadowed_slab, "shadowed_translation", SPTE_ENT_PER_PAGE * sizeof(uint64_t));
@@ -112,10 +112,8 @@ void mmu_vm_destroy(struct mmu_vm *vm)
 		return;
 	if (vm->notifier.ops)
 		mmu_notifier_detach(vm);
-	if (vm->hash) {
+	if (vm->hash)
 		zap_everything(vm);
-		pthread_mutex_destroy(&vm->mmu_lock);
-	}
 	mmu_vm_sp_map_destroy(vm);
 	free(vm->hash);
 	free(vm->vcpus);
@@ -173,9 +171,9 @@ void mmu_vcpu_destroy(struct mmu_vcpu *v)
 	if (!v)
 		return;
 	vm = v->vm;
-	pthread_mutex_lock(&vm->mmu_lock);
+	mmu_lock_acquire(&vm->mmu_lock);
 	mmu_free_roots(v, true);
-	pthread_mutex_unlock(&vm->mmu_lock);
+	mmu_lock_release(&vm->mmu_lock);
 	mmu_release_reserved_frames(v);
 	mmu_cache_free_all(&v->pte_list_desc_cache);
 	mmu_cache_free_all(&v->sp_header_cache);
@@ -197,7 +195,7 @@ void mmu_reclaim_step(struct mmu_vm *vm)
 /* Fast zap-all: O(vCPUs) now, obsolete pages freed in batches later. */
 void mmu_zap_all_fast(struct mmu_vm *vm)
 {
-	pthread_mutex_lock(&vm->mmu_lock);
+	mmu_lock_acquire(&vm->mmu_lock);
 	vm->stat.zap_all++;
 	vm->mmu_valid_gen++;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
@@ -207,32 +205,32 @@ void mmu_zap_all_fast(struct mmu_vm *vm)
 	vm->n_obsolete = vm->n_used_mmu_pages;
 	mmu_flush_remote_tlbs(vm);
 	mmu_audit_if_enabled(vm);
-	pthread_mutex_unlock(&vm->mmu_lock);
+	mmu_lock_release(&vm->mmu_lock);
 }
 
 /* Zap-all and free everything now (before a memslot is deleted or moved). */
 void mmu_zap_all_sync(struct mmu_vm *vm)
 {
 	mmu_zap_all_fast(vm);
-	pthread_mutex_lock(&vm->mmu_lock);
+	mmu_lock_acquire(&vm->mmu_lock);
 	mmu_zap_obsolete_pages(vm, 0);
 	mmu_audit_if_enabled(vm);
-	pthread_mutex_unlock(&vm->mmu_lock);
+	mmu_lock_release(&vm->mmu_lock);
 }
 
 void mmu_get_stats(struct mmu_vm *vm, struct mmu_stats *st)
 {
-	pthread_mutex_lock(&vm->mmu_lock);
+	mmu_lock_acquire(&vm->mmu_lock);
 	*st = vm->stat;
-	pthread_mutex_unlock(&vm->mmu_lock);
+	mmu_lock_release(&vm->mmu_lock);
 }
 
 int mmu_check(struct mmu_vm *vm, char *msg, size_t msglen)
 {
 	int r;
 
-	pthread_mutex_lock(&vm->mmu_lock);
+	mmu_lock_acquire(&vm->mmu_lock);
 	r = mmu_audit(vm, msg, msglen);
-	pthread_mutex_unlock(&vm->mmu_lock);
+	mmu_lock_release(&vm->mmu_lock);
 	return r;
 }

@@ -30,11 +30,11 @@
 #ifndef SMMU_MMU_INTERNAL_H
 #define SMMU_MMU_INTERNAL_H
 
-#include <pthread.h>
 
 #include "common.h"
 #include "host/notifier.h"
 #include "mmu/list.h"
+#include "mmu/mmu_lock.h"
 #include "mmu/mmu_cache.h"
 #include "mmu/pte_list.h"
 #include "mmu/stats.h"
@@ -163,7 +163,7 @@ struct mmu_vm {
 	struct arena *arena;
 	struct memslots *slots;
 	struct hostmem *hm;
-	pthread_mutex_t mmu_lock;
+	struct mmu_lock mmu_lock;
 	struct sp **hash;               /* by gfn: MMU_HASH_SIZE buckets */
 	struct list_head active_list;   /* every sp, newest first */
 	uint64_t n_used_mmu_pages;

@@ -100,13 +100,13 @@ static void mn_invalidate_start(struct mmu_notifier *mn, const struct mmu_notifi
 {
 	struct mmu_vm *vm = to_vm(mn);
 
-	pthread_mutex_lock(&vm->mmu_lock);
+	mmu_lock_acquire(&vm->mmu_lock);
 	mmu_invalidate_begin(&vm->invalidate, range->start, range->end);
 	mmu_gfn_cache_clear(vm);
 	if (for_each_rmap_in_hva_range(vm, range->start, range->end, rmap_unmap, NULL))
 		mmu_flush_remote_tlbs(vm);
 	mmu_audit_if_enabled(vm);
-	pthread_mutex_unlock(&vm->mmu_lock);
+	mmu_lock_release(&vm->mmu_lock);
 }
 
 static void mn_invalidate_end(struct mmu_notifier *mn, const struct mmu_notifier_range *range)
@@ -114,22 +114,22 @@ static void mn_invalidate_end(struct mmu_notifier *mn, const struct mmu_notifier
 	struct mmu_vm *vm = to_vm(mn);
 
 	(void)range;
-	pthread_mutex_lock(&vm->mmu_lock);
+	mmu_lock_acquire(&vm->mmu_lock);
 	mmu_invalidate_end(&vm->invalidate);
-	pthread_mutex_unlock(&vm->mmu_lock);
+	mmu_lock_release(&vm->mmu_lock);
 }
 
 static bool age_range(struct mmu_vm *vm, hva_t start, hva_t end, bool clear)
 {
 	bool young;
 
-	pthread_mutex_lock(&vm->mmu_lock);
+	mmu_lock_acquire(&vm->mmu_lock);
 	if (clear) /* the MMU's own accesses must reach the host's young bits again */
 		mmu_gfn_cache_clear(vm);
 	young = for_each_rmap_in_hva_range(vm, start, end, rmap_age, &clear);
 	if (young && clear)
 		mmu_flush_remote_tlbs(vm);
-	pthread_mutex_unlock(&vm->mmu_lock);
+	mmu_lock_release(&vm->mmu_lock);
 	return young;
 }
 

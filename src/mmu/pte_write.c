@@ -172,11 +172,11 @@ void mmu_invlpg(struct mmu_vcpu *v, gva_t gva)
 	/* Without memory to map the new gpte at once, dropping the spte is enough. */
 	bool can_map = mmu_topup_caches(v) == 0;
 
-	pthread_mutex_lock(&vm->mmu_lock);
+	mmu_lock_acquire(&vm->mmu_lock);
 	vm->stat.invlpg++;
 	invlpg_root(v, &v->root, gva, can_map);
 	for (unsigned i = 0; i < MMU_NUM_PREV_ROOTS; i++)
 		invlpg_root(v, &v->prev_roots[i], gva, can_map);
 	mmu_audit_if_enabled(vm);
-	pthread_mutex_unlock(&vm->mmu_lock);
+	mmu_lock_release(&vm->mmu_lock);
 }

@@ -139,7 +139,7 @@ int mmu_get_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out)
 	bool flush = false;
 	int r;
 
-	pthread_mutex_lock(&vm->mmu_lock);
+	mmu_lock_acquire(&vm->mmu_lock);
 	slot = memslots_get(vm->slots, id);
 	r = memslots_get_dirty_log(vm->slots, id, out);
 	for (uint64_t i = 0; !r && i < slot->npages; i++)
@@ -148,7 +148,7 @@ int mmu_get_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out)
 	if (flush)
 		mmu_flush_remote_tlbs(vm);
 	mmu_audit_if_enabled(vm);
-	pthread_mutex_unlock(&vm->mmu_lock);
+	mmu_lock_release(&vm->mmu_lock);
 	return r;
 }
 

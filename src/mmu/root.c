@@ -272,14 +272,14 @@ static int topup_and_lock(struct mmu_vcpu *v)
 {
 	int r = mmu_topup_caches(v);
 
-	pthread_mutex_lock(&v->vm->mmu_lock);
+	mmu_lock_acquire(&v->vm->mmu_lock);
 	return r;
 }
 
 static void unlock(struct mmu_vcpu *v)
 {
 	mmu_audit_if_enabled(v->vm);
-	pthread_mutex_unlock(&v->vm->mmu_lock);
+	mmu_lock_release(&v->vm->mmu_lock);
 }
 
 /* MOV to CR3 succeeded (KVM's kvm_mmu_new_pgd). */
@@ -327,7 +327,7 @@ hpa_t mmu_current_root(struct mmu_vcpu *v)
 	if (!current_root_stale(v))
 		return v->root.hpa;
 	if (topup_and_lock(v)) {
-		pthread_mutex_unlock(&v->vm->mmu_lock);
+		mmu_lock_release(&v->vm->mmu_lock);
 		return INVALID_HPA;
 	}
 	mmu_load_locked(v);
