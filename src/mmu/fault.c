@@ -175,11 +175,129 @@ static enum mmu_fault_action emulate_write(struct mmu_vcpu *v, struct mmu_fault 
 	return MMU_FAULT_EMULATED;
 }
 
+#ifndef NDEBUG
+/* Debug builds: a path taken from last_path is the one a full walk finds. */
+static void fetch_path_check(struct mmu_vcpu *v, gva_t gva, const struct sp *leaf_sp)
+{
+	struct shadow_walk it;
+
+	SMMU_ASSERT(shadow_walk_init(v, &v->root, gva, &it));
+	for (; it.level > 1; it.level--) {
+		uint64_t spte = spte_get(&it.sp->spt[spte_index(gva, it.level)]);
+
+		SMMU_ASSERT(is_shadow_present_spte(spte) && !is_mmio_spte(spte) &&
+		            !is_last_spte(spte, it.level));
+		it.sp = sp_from_hpa(v->vm, spte_to_hpa(spte));
+		SMMU_ASSERT(it.sp && !it.sp->role.direct);
+	}
+	SMMU_ASSERT(it.sp == leaf_sp);
+}
+#else
+static void fetch_path_check(struct mmu_vcpu *v, gva_t gva, const struct sp *leaf_sp)
+{
+}
+#endif
+
+/*
+ * The last fault's path (mmu_vcpu.last_path), if it leads to gva's level-1
+ * page: the same root and 2 MiB region, and table_gen unchanged since it
+ * was recorded, so every link on it is still there and every page alive.
+ * What the walk would have done on the way is done here too: each page on
+ * the path is in use as a page table again (write_flooding_count = 0).
+ */
+static bool fetch_path_hit(struct mmu_vcpu *v, gva_t gva, struct shadow_walk *it)
+{
+	const struct fetch_path *p = &v->last_path;
+
+	if (!p->nr || p->root != v->root.hpa || p->region != gva >> 21 ||
+	    p->gen != __atomic_load_n(&v->vm->table_gen, __ATOMIC_RELAXED))
+		return false;
+	for (unsigned i = 0; i < p->nr; i++)
+		p->sp[i]->write_flooding_count = 0;
+	it->sp = p->sp[p->nr - 1];
+	it->level = 1;
+	fetch_path_check(v, gva, it->sp);
+	return true;
+}
+
+/* Record a path that reached level 1 through indirect pages only. */
+static void fetch_path_record(struct mmu_vcpu *v, gva_t gva, struct sp *const *path, unsigned nr)
+{
+	struct fetch_path *p = &v->last_path;
+
+	p->root = v->root.hpa;
+	p->region = gva >> 21;
+	p->gen = __atomic_load_n(&v->vm->table_gen, __ATOMIC_RELAXED);
+	p->nr = nr;
+	memcpy(p->sp, path, nr * sizeof(*path));
+}
+
+/*
+ * Step 3: walk the shadow tables from the root down to `target`, following
+ * present links and creating the missing pages; it->sp and it->level are the
+ * page and level the leaf goes in.  false: no root table for gva.
+ */
+static bool fetch_walk(struct mmu_vcpu *v, const struct smmu_walk *w, gva_t gva, gfn_t gfn,
+                       unsigned target, unsigned direct_access, unsigned req_pkey,
+                       struct shadow_walk *it)
+{
+	struct mmu_vm *vm = v->vm;
+	struct sp *path[5];
+	unsigned nr = 0;
+	bool indirect = true;
+
+	if (target == 1 && fetch_path_hit(v, gva, it))
+		return true;
+	if (!shadow_walk_init(v, &v->root, gva, it))
+		return false;
+	for (;;) {
+		uint64_t *sptep = &it->sp->spt[spte_index(gva, it->level)];
+		uint64_t spte = spte_get(sptep);
+		union sp_role role;
+		gfn_t child_gfn;
+		struct sp *child;
+
+		it->sp->write_flooding_count = 0;
+		if (nr < 5)
+			path[nr++] = it->sp;
+		else
+			indirect = false; /* deeper than any x86 mode: not recorded */
+		indirect &= !it->sp->role.direct;
+		if (it->level == target)
+			break;
+		if (is_shadow_present_spte(spte) && !is_mmio_spte(spte) &&
+		    !is_last_spte(spte, it->level)) {
+			child = sp_from_hpa(vm, spte_to_hpa(spte));
+			/* KVM's validate_direct_spte: replace a direct child with other rights */
+			if (!child->role.direct ||
+			    (child->role.access == direct_access && child->role.pkey == req_pkey)) {
+				it->sp = child;
+				it->level--;
+				continue;
+			}
+		}
+		if (mmu_zap_spte(vm, it->sp, sptep, NULL))
+			mmu_flush_remote_tlbs(vm);
+		role = child_role(v, w, gva, it->level - 1, direct_access, &child_gfn, gfn);
+		/*
+		 * Finding or creating the child may sync, zap or write-protect
+		 * pages of child_gfn: those are leaf-level pages and leaf sptes,
+		 * never it->sp (a page above the child), so the path stays valid.
+		 */
+		child = mmu_get_sp(v, child_gfn, role);
+		link_child_sp(v, sptep, child);
+		it->sp = child;
+		it->level--;
+	}
+	if (target == 1 && indirect)
+		fetch_path_record(v, gva, path, nr);
+	return true;
+}
+
 /* Steps 3 and 4: shadow walk down to the leaf, creating pages, then the spte. */
 static enum set_spte_result fetch(struct mmu_vcpu *v, const struct smmu_walk *w,
                                   struct mmu_fault *f, struct memslot *slot, unsigned access)
 {
-	struct mmu_vm *vm = v->vm;
 	gfn_t gfn = gpa_to_gfn(f->gpa);
 	unsigned target = leaf_level(v, w, slot, gfn);
 	bool dirty = v->mode == SMMU_PAGING_OFF || (w->gpte[w->level - 1] & X86_PTE_D);
@@ -196,44 +314,9 @@ static enum set_spte_result fetch(struct mmu_vcpu *v, const struct smmu_walk *w,
 	struct leaf_request req;
 	enum set_spte_result r;
 
-	if (!shadow_walk_init(v, &v->root, f->gva, &it))
+	if (!fetch_walk(v, w, f->gva, gfn, target, direct_access, req_pkey, &it))
 		return SET_SPTE_NOMEM;
-	for (;;) {
-		uint64_t *sptep = &it.sp->spt[spte_index(f->gva, it.level)];
-		uint64_t spte = spte_get(sptep);
-		union sp_role role;
-		gfn_t child_gfn;
-		struct sp *child;
-
-		it.sp->write_flooding_count = 0;
-		if (it.level == target) {
-			it.sptep = sptep;
-			break;
-		}
-		if (is_shadow_present_spte(spte) && !is_mmio_spte(spte) &&
-		    !is_last_spte(spte, it.level)) {
-			child = sp_from_hpa(vm, spte_to_hpa(spte));
-			/* KVM's validate_direct_spte: replace a direct child with other rights */
-			if (!child->role.direct ||
-			    (child->role.access == direct_access && child->role.pkey == req_pkey)) {
-				it.sp = child;
-				it.level--;
-				continue;
-			}
-		}
-		if (mmu_zap_spte(vm, it.sp, sptep, NULL))
-			mmu_flush_remote_tlbs(vm);
-		role = child_role(v, w, f->gva, it.level - 1, direct_access, &child_gfn, gfn);
-		/*
-		 * Finding or creating the child may sync, zap or write-protect
-		 * pages of child_gfn: those are leaf-level pages and leaf sptes,
-		 * never it.sp (a page above the child), so the path stays valid.
-		 */
-		child = mmu_get_sp(v, child_gfn, role);
-		link_child_sp(v, sptep, child);
-		it.sp = child;
-		it.level--;
-	}
+	it.sptep = &it.sp->spt[spte_index(f->gva, it.level)];
 	memset(&req, 0, sizeof(req));
 	req.gfn = gfn;
 	req.level = target;

@@ -139,6 +139,20 @@ struct mmu_vcpu {
 	 * on nothing else but the model), not on every fault.
 	 */
 	struct x86_paging paging;
+	/*
+	 * The shadow path of the last fault that ended at a level-1 page
+	 * through indirect pages only (fault.c, fetch): consecutive faults in
+	 * one 2 MiB region under one root follow the same links, so the next
+	 * one starts at the level-1 page while table_gen says no nonleaf link
+	 * changed and no page was freed.  nr == 0: empty.
+	 */
+	struct fetch_path {
+		hpa_t root;
+		uint64_t region; /* gva >> 21 */
+		uint64_t gen;    /* vm->table_gen when filled */
+		unsigned nr;
+		struct sp *sp[5]; /* from the walk's first page down to level 1 */
+	} last_path;
 };
 
 /*
