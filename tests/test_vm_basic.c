@@ -169,25 +169,35 @@ static void test_slot_errors_change_nothing(void)
  */
 static void test_prefetch_is_invisible(void)
 {
-	static const uint64_t gvas[] = {0x10, 0x4000, 0x4008, 0x2000, 0x7ffffffff000ull,
+	static const uint64_t gvas[] = {0x10,   0x1008, 0x4000, 0x4008, 0x2000, 0x7ffffffff000ull,
 	                                0xffff800000000000ull, 0x8000000000000000ull, ~0ull};
-	struct smmu_vm *vm = new_vm();
+	struct smmu_vm_config cfg;
+	struct smmu_vm *vm = NULL;
 	struct smmu_stats before, after;
 	uint8_t pt_before[4096], pt_after[4096];
 	struct smmu_outcome o;
 
-	REQUIRE(vm);
+	/* A one-entry TLB, so that the accesses below keep it under pressure and hints act. */
+	smmu_vm_config_default(&cfg);
+	cfg.audit = true;
+	cfg.arena_bytes = 256ull << 20;
+	cfg.tlb_sets = 1;
+	cfg.tlb_ways = 1;
+	REQUIRE(!smmu_vm_create(&cfg, &vm));
 	CHECK_EQ(smmu_vm_add_slot(vm, 0, 0, 16 << 20, 0), 0);
 	w8(vm, 0x1000, 0x2003);
 	w8(vm, 0x2000, 0x3003);
 	w8(vm, 0x3000, 0x4003);
 	w8(vm, 0x4000, 0x100003);
+	w8(vm, 0x4008, 0x200003);
+	w8(vm, 0x4010, 0x201003);
 	w8(vm, 0x4020, 0x4003);
 	reg(vm, SMMU_REG_CR4, 0x20);
 	reg(vm, SMMU_REG_EFER, 0x100);
 	reg(vm, SMMU_REG_CR3, 0x1000);
 	reg(vm, SMMU_REG_CR0, 0x80000011);
-	CHECK_EQ(r8(vm, 0x10).result, SMMU_OK); /* 0x0 in the TLB, 0x4000 not yet used */
+	for (unsigned i = 0; i < 40; i++) /* pages 0, 1, 2 in turn: every fill evicts */
+		CHECK_EQ(r8(vm, (i % 3) * 0x1000 + 0x10).result, SMMU_OK);
 	REQUIRE(!smmu_vm_get_stats(vm, &before));
 	REQUIRE(!smmu_vm_read_gpa(vm, 0x4000, pt_before, sizeof(pt_before)));
 	for (unsigned i = 0; i < sizeof(gvas) / sizeof(gvas[0]); i++) {

@@ -549,21 +549,11 @@ int exec_record(struct executor *e, const struct trace_record *rec)
 	return ret;
 }
 
-void exec_hint(struct executor *e, const struct trace_record *rec)
+/* For a guest access, the vCPU starts loading what it will touch (smmu_vcpu_prefetch). */
+static inline void hint(const struct executor *e, const struct trace_record *rec)
 {
-	if (!e->vm || e->err)
-		return;
-	switch (rec->kind) {
-	case TRACE_READ:
-	case TRACE_WRITE:
+	if (rec->kind == TRACE_READ || rec->kind == TRACE_WRITE)
 		smmu_vcpu_prefetch(e->vm, rec->vcpu, rec->op[1]);
-		break;
-	case TRACE_FETCH:
-		smmu_vcpu_prefetch(e->vm, rec->vcpu, rec->op[0]);
-		break;
-	default:
-		break;
-	}
 }
 
 static double now_seconds(void)
@@ -610,7 +600,7 @@ static void lookahead_fill(struct executor *e, struct lookahead *la, struct trac
 		la->rd = trace_read(r, rec);
 		if (la->rd != 1)
 			return;
-		exec_hint(e, rec);
+		hint(e, rec);
 		la->n++;
 	}
 }
@@ -621,7 +611,7 @@ int exec_records(struct executor *e, const struct trace_record *recs, size_t n)
 
 	for (size_t i = 0; i < n && !ret; i++) {
 		if (i + EXEC_LOOKAHEAD < n)
-			exec_hint(e, &recs[i + EXEC_LOOKAHEAD]);
+			hint(e, &recs[i + EXEC_LOOKAHEAD]);
 		ret = exec_record(e, &recs[i]);
 	}
 	return ret;

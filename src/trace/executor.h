@@ -66,13 +66,6 @@ void exec_destroy(struct executor *e);
  */
 int exec_record(struct executor *e, const struct trace_record *rec);
 
-/*
- * Tell the executor that `rec` will run soon (a few records from now): for
- * a guest access, the vCPU starts loading the memory it will touch.  No
- * other effect; records not yet valid to run are fine.
- */
-void exec_hint(struct executor *e, const struct trace_record *rec);
-
 /* Run recs[0..n) in order, hinting each EXEC_LOOKAHEAD records ahead; 0 or the first error. */
 int exec_records(struct executor *e, const struct trace_record *recs, size_t n);
 

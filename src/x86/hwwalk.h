@@ -146,11 +146,12 @@ bool hwwalk_leaf(const struct hwwalk_env *env, gva_t gva, enum smmu_access_type 
  * for gva or that spte is not present.  Rights, reserved bits and A/D are
  * not looked at: the answer is a guess for prefetching, never a translation.
  * Only for a vCPU whose tables no other thread changes meanwhile (the table
- * the entry names could otherwise be freed while it is read).
+ * the entry names could otherwise be freed while it is read), and with a
+ * paging-structure cache (env->psc, its generation set).
  */
 static inline hpa_t hwwalk_peek(const struct hwwalk_env *env, gva_t gva)
 {
-	const struct psc_entry *e = env->psc && env->psc->gen ? psc_peek(env->psc, env->root, gva) : NULL;
+	const struct psc_entry *e = psc_peek(env->psc, env->root, gva);
 	uint64_t spte;
 
 	if (!e)

@@ -83,9 +83,9 @@ static inline const struct psc_entry *psc_lookup(struct psc *c, hpa_t root, gva_
 /* psc_lookup() without counting: for prefetch hints. */
 static inline const struct psc_entry *psc_peek(const struct psc *c, hpa_t root, gva_t gva)
 {
-	const struct psc_entry *e = &c->e[(psc_region(gva) ^ (root >> 12) ^ (root >> 18)) % PSC_ENTRIES];
+	const struct psc_entry *e = psc_slot((struct psc *)c, root, gva);
 
-	if (e->table && e->region == psc_region(gva) && e->root == root && e->epoch == c->epoch &&
+	if (e->region == psc_region(gva) && e->root == root && e->table && e->epoch == c->epoch &&
 	    e->gen == psc_gen(c))
 		return e;
 	return NULL;

@@ -115,8 +115,13 @@ void tlb_fill(struct tlb *tlb, gva_t gva, unsigned pcid, const struct tlb_fill_i
 {
 	uint64_t vpn = gva >> PAGE_SHIFT, s = vpn & tlb->set_mask;
 
+	struct tlb_entry *e = fill_slot(tlb, s, vpn, pcid);
+	bool evicts = e->vpn != TLB_VPN_INVALID && e->vpn != vpn;
+
 	SMMU_ASSERT(info->page_shift == 12 || info->page_shift == 21 || info->page_shift == 30);
-	entry_set(tlb, fill_slot(tlb, s, vpn, pcid), vpn, pcid, info);
+	/* A moving average of the fills that had to evict, in 1/256ths (see tlb.h). */
+	tlb->pressure = tlb->pressure - (tlb->pressure >> 4) + (evicts ? 16 : 0);
+	entry_set(tlb, e, vpn, pcid, info);
 	tlb->miss_vpn = TLB_VPN_INVALID;
 	tlb->occupied[s / 64] |= 1ull << (s % 64);
 	tlb->stats.fills++;

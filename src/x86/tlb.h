@@ -74,8 +74,20 @@ struct tlb {
 	uint64_t miss_vpn;
 	unsigned miss_pcid;
 	struct tlb_entry *miss_free;
+	/*
+	 * How many recent fills evicted a valid entry: an average over the last
+	 * ~16 fills, 0..~256 (each fill keeps 15/16 of it and adds 16 if it
+	 * evicted).  High means the working set outgrows the TLB's reach (256
+	 * entries: 1 MiB), the sign that accesses wander over more memory than
+	 * the host's caches keep close; fills into sets a flush emptied (every
+	 * context switch without PCIDs) leave it low.  The vCPU's prefetch
+	 * hints use it to stay off when they cannot help.
+	 */
+	unsigned pressure;
 	struct tlb_stats stats;
 };
+
+#define TLB_PRESSURE_HIGH 128 /* half the recent fills evicted */
 
 /* What a fill records: the translation of one 4 KiB page. */
 struct tlb_fill_info {
