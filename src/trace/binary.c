@@ -20,6 +20,8 @@
  */
 #include "trace/trace_impl.h"
 
+#include "common.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -145,7 +147,7 @@ static uint64_t unzigzag(uint64_t z)
 }
 
 /* LEB128; false if it runs past end or past 64 bits. */
-static bool get_varint(const uint8_t **qp, const uint8_t *end, uint64_t *v)
+static bool get_varint_slow(const uint8_t **qp, const uint8_t *end, uint64_t *v)
 {
 	const uint8_t *q = *qp;
 	uint64_t x = 0;
@@ -166,6 +168,19 @@ static bool get_varint(const uint8_t **qp, const uint8_t *end, uint64_t *v)
 		}
 	}
 	return false;
+}
+
+/* Most values (deltas, sizes, lines) take one byte: that case inline. */
+static inline bool get_varint(const uint8_t **qp, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t *q = *qp;
+
+	if (likely(q != end && *q < 0x80)) {
+		*v = *q;
+		*qp = q + 1;
+		return true;
+	}
+	return get_varint_slow(qp, end, v);
 }
 
 static uint8_t *put_varint(uint8_t *p, uint64_t v)
