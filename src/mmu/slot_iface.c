@@ -120,6 +120,20 @@ static struct gfn_cache_entry *gfn_cache_slot(struct mmu_vm *vm, gfn_t gfn)
 	return &vm->gfn_cache[(gfn * 0x9e3779b97f4a7c15ull) >> 56];
 }
 
+/* gfn -> host frame under mmu_lock, not through the cache. */
+static int resolve_uncached(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool write,
+                            struct host_pfn *out)
+{
+	int r = resolve_slow(vm, slot, gfn, write, true, out);
+
+	if (r == -EAGAIN) {
+		/* A merged page: the copy fires the notifier, so it waits for mmu_lock's release. */
+		vm->cow_pending = true;
+		vm->cow_hva = memslot_gfn_to_hva(slot, gfn);
+	}
+	return r;
+}
+
 /* gfn -> host frame under mmu_lock, through the cache. */
 static int resolve_locked(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool write,
                           struct host_pfn *out)
@@ -137,13 +151,7 @@ static int resolve_locked(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bo
 	}
 	if (!slot)
 		slot = memslots_find(vm->slots, gfn);
-	r = resolve_slow(vm, slot, gfn, write, true, out);
-	if (r == -EAGAIN) {
-		/* A merged page: the copy fires the notifier, so it waits for mmu_lock's release.
-		 */
-		vm->cow_pending = true;
-		vm->cow_hva = memslot_gfn_to_hva(slot, gfn);
-	}
+	r = resolve_uncached(vm, slot, gfn, write, out);
 	if (r || vm->invalidate.in_progress)
 		return r; /* never cache a translation an invalidation may be changing */
 	*e = (struct gfn_cache_entry){.gfn = gfn,
@@ -159,7 +167,13 @@ int mmu_gfn_to_pfn(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool writ
 {
 	if (!memslot_contains(slot, gfn))
 		return -EFAULT;
-	return resolve_locked(vm, slot, gfn, write, out);
+	/*
+	 * The frame a leaf spte maps: straight to the slot (its host-pte window
+	 * first).  The gfn cache is for the guest walker's table frames, read
+	 * again on every fault; a fault's data page is mapped once, and caching
+	 * it would only evict them.
+	 */
+	return resolve_uncached(vm, slot, gfn, write, out);
 }
 
 /* Host pointer to guest bytes [gpa, gpa + size) within one page, or NULL. */
