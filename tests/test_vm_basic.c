@@ -84,6 +84,28 @@ static void test_trace_format_example_runs_as_specified(void)
 	smmu_vm_destroy(vm);
 }
 
+/*
+ * trace-format.md's example guest: PML4 at 0x1000 -> PDPT 0x2000 -> PD
+ * 0x3000 -> PT 0x4000, whose entry 0 maps gva 0 to gpa 0x100000.  The
+ * caller may add PT entries before enable_long_mode().
+ */
+static void map_example_tables(struct smmu_vm *vm)
+{
+	w8(vm, 0x1000, 0x2003);
+	w8(vm, 0x2000, 0x3003);
+	w8(vm, 0x3000, 0x4003);
+	w8(vm, 0x4000, 0x100003);
+}
+
+/* CR4.PAE, EFER.LME, CR3 = the example's PML4, then CR0.PG: 4-level paging. */
+static void enable_long_mode(struct smmu_vm *vm)
+{
+	reg(vm, SMMU_REG_CR4, 0x20);
+	reg(vm, SMMU_REG_EFER, 0x100);
+	reg(vm, SMMU_REG_CR3, 0x1000);
+	reg(vm, SMMU_REG_CR0, 0x80000011);
+}
+
 /* The DAG of the example's 4-level root: PML4 -> PDPT -> PD -> PT, one edge each. */
 static void test_dot_draws_the_root_and_its_chain_of_tables(void)
 {
@@ -94,14 +116,8 @@ static void test_dot_draws_the_root_and_its_chain_of_tables(void)
 
 	REQUIRE(vm);
 	CHECK_EQ(smmu_vm_add_slot(vm, 0, 0, 16 << 20, 0), 0);
-	w8(vm, 0x1000, 0x2003);
-	w8(vm, 0x2000, 0x3003);
-	w8(vm, 0x3000, 0x4003);
-	w8(vm, 0x4000, 0x100003);
-	reg(vm, SMMU_REG_CR4, 0x20);
-	reg(vm, SMMU_REG_EFER, 0x100);
-	reg(vm, SMMU_REG_CR3, 0x1000);
-	reg(vm, SMMU_REG_CR0, 0x80000011);
+	map_example_tables(vm);
+	enable_long_mode(vm);
 	CHECK_EQ(r8(vm, 0x10).result, SMMU_OK);
 	f = open_memstream(&text, &len);
 	REQUIRE(f);
@@ -185,17 +201,11 @@ static void test_prefetch_is_invisible(void)
 	cfg.tlb_ways = 1;
 	REQUIRE(!smmu_vm_create(&cfg, &vm));
 	CHECK_EQ(smmu_vm_add_slot(vm, 0, 0, 16 << 20, 0), 0);
-	w8(vm, 0x1000, 0x2003);
-	w8(vm, 0x2000, 0x3003);
-	w8(vm, 0x3000, 0x4003);
-	w8(vm, 0x4000, 0x100003);
+	map_example_tables(vm);
 	w8(vm, 0x4008, 0x200003);
 	w8(vm, 0x4010, 0x201003);
 	w8(vm, 0x4020, 0x4003);
-	reg(vm, SMMU_REG_CR4, 0x20);
-	reg(vm, SMMU_REG_EFER, 0x100);
-	reg(vm, SMMU_REG_CR3, 0x1000);
-	reg(vm, SMMU_REG_CR0, 0x80000011);
+	enable_long_mode(vm);
 	for (unsigned i = 0; i < 40; i++) /* pages 0, 1, 2 in turn: every fill evicts */
 		CHECK_EQ(r8(vm, (i % 3) * 0x1000 + 0x10).result, SMMU_OK);
 	REQUIRE(!smmu_vm_get_stats(vm, &before));
