@@ -81,7 +81,11 @@ static enum vcpu_pf_action op_page_fault(void *ctx, gva_t gva, enum smmu_access_
                                          const struct vcpu_exit *exit, struct vcpu_pf_reply *reply)
 {
 	struct smmu_vcpu *vc = ctx;
-	struct mmu_fault f = {.gva = gva, .access = access, .size = exit->size, .wdata = exit->value};
+	struct mmu_fault f = {.gva = gva,
+	                      .access = access,
+	                      .size = exit->size,
+	                      .wdata = exit->value,
+	                      .exit_spte = exit->reason == HWWALK_RESERVED ? exit->spte : 0};
 	enum mmu_fault_action act;
 
 	if (exit->reason == HWWALK_NO_ROOT) {

@@ -227,6 +227,67 @@ static void test_prefetch_is_invisible(void)
 	smmu_vm_destroy(vm);
 }
 
+/*
+ * MMIO sptes: a gpa no memslot backs is answered from the spte the first
+ * access left (pf_mmio_spte) while that is what the guest walk would give -
+ * but a write through a clean gpte still walks (and sets D), the rights the
+ * gpte grants still fault, and a memslot added later makes the spte stale.
+ */
+static void test_mmio_sptes_answer_repeat_accesses_until_a_slot_appears(void)
+{
+	struct smmu_vm *vm = new_vm();
+	struct smmu_stats st;
+	struct smmu_outcome o;
+	uint64_t gpte = 0;
+
+	REQUIRE(vm);
+	CHECK_EQ(smmu_vm_add_slot(vm, 0, 0, 16 << 20, 0), 0);
+	map_example_tables(vm);
+	w8(vm, 0x4008, 0x2000007); /* gva 0x1000 -> gpa 32 MiB: P, RW, US, clean */
+	w8(vm, 0x4010, 0x2001001); /* gva 0x2000 -> gpa 32 MiB + 4 KiB: P only */
+	enable_long_mode(vm);
+
+	o = r8(vm, 0x1000);
+	CHECK_EQ(o.result, SMMU_MMIO);
+	CHECK_EQ(o.value, ~0ull);
+	REQUIRE(!smmu_vm_get_stats(vm, &st));
+	CHECK_EQ(st.pf_mmio, 1);
+	CHECK_EQ(st.pf_mmio_spte, 0);
+	CHECK_EQ(r8(vm, 0x1000).result, SMMU_MMIO);
+	REQUIRE(!smmu_vm_get_stats(vm, &st));
+	CHECK_EQ(st.pf_mmio_spte, 1); /* no guest walk the second time */
+
+	/* The gpte is clean: the first write walks and sets D, the next one does not walk. */
+	CHECK_EQ(w8(vm, 0x1000, 5).result, SMMU_MMIO);
+	REQUIRE(!smmu_vm_read_gpa(vm, 0x4008, &gpte, 8));
+	CHECK_EQ(gpte & 0x60, 0x60);
+	REQUIRE(!smmu_vm_get_stats(vm, &st));
+	CHECK_EQ(st.pf_mmio_spte, 1);
+	CHECK_EQ(w8(vm, 0x1000, 6).result, SMMU_MMIO);
+	REQUIRE(!smmu_vm_get_stats(vm, &st));
+	CHECK_EQ(st.pf_mmio_spte, 2);
+
+	/* A supervisor read-only page: user accesses fault with the guest's error code. */
+	CHECK_EQ(r8(vm, 0x2000).result, SMMU_MMIO);
+	smmu_vcpu_set_cpl(vm, 0, 3);
+	o = r8(vm, 0x2000);
+	CHECK_EQ(o.result, SMMU_PF);
+	CHECK_EQ(o.error_code, 0x5);
+	o = w8(vm, 0x2000, 1);
+	CHECK_EQ(o.result, SMMU_PF);
+	CHECK_EQ(o.error_code, 0x7);
+	smmu_vcpu_set_cpl(vm, 0, 0);
+
+	/* Memory appears behind the gpa: the MMIO spte is stale at once. */
+	CHECK_EQ(smmu_vm_add_slot(vm, 1, 0x2000000, 2 << 20, 0), 0);
+	o = r8(vm, 0x1000);
+	CHECK_EQ(o.result, SMMU_OK);
+	CHECK_EQ(o.value, 0);
+	CHECK_EQ(w8(vm, 0x1000, 0x1234).result, SMMU_OK);
+	CHECK_EQ(r8(vm, 0x1000).value, 0x1234);
+	smmu_vm_destroy(vm);
+}
+
 int main(void)
 {
 	RUN(test_trace_format_example_runs_as_specified);
@@ -235,5 +296,6 @@ int main(void)
 	RUN(test_read_only_slot_discards_writes);
 	RUN(test_slot_errors_change_nothing);
 	RUN(test_prefetch_is_invisible);
+	RUN(test_mmio_sptes_answer_repeat_accesses_until_a_slot_appears);
 	return check_finish();
 }

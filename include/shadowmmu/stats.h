@@ -11,6 +11,7 @@
 	X(pf_guest)           /* faults reflected to the guest as #PF */            \
 	X(pf_emulate)         /* faults emulated (writes to shadowed tables) */     \
 	X(pf_mmio)            /* accesses to gpas no memslot backs */               \
+	X(pf_mmio_spte)       /* of those, answered from an MMIO spte, no walk */ \
 	X(pf_spurious)        /* faults that found the spte already fixed */        \
 	X(mmu_shadow_zapped)  /* shadow pages zapped */                             \
 	X(mmu_pte_write)      /* emulated writes to shadowed guest tables */        \

@@ -334,6 +334,89 @@ static enum set_spte_result fetch(struct mmu_vcpu *v, const struct smmu_walk *w,
 	return r;
 }
 
+/*
+ * MMIO sptes (spte.h; KVM's mark_mmio_spte and handle_mmio_page_fault).  A
+ * gfn no memslot backs gets a leaf spte that the hardware walk stops at with
+ * a reserved-bit exit, carrying the gfn, the guest's rights and the memslot
+ * generation; the next access through it is answered from the spte alone,
+ * without a guest walk, while the generation is current (every memslot
+ * change moves it) and the rights plainly allow the access.  Only 18 bits
+ * of the generation fit, so MMIO sptes are made and trusted only while the
+ * generation is below 2^18 (KVM zaps them all when its field wraps; a VM
+ * that changes its memslots 262,144 times falls back to walking instead).
+ */
+static bool mmio_gen_usable(const struct mmu_vm *vm, uint64_t *gen)
+{
+	*gen = mmu_memslots_generation((struct mmu_vm *)vm);
+	return *gen <= SPTE_MMIO_GEN_MASK;
+}
+
+/*
+ * Whether the rights an MMIO spte cached allow the access outright.  Anything
+ * that needs more than W and U - fetches (NX, SMEP), SMAP, protection keys,
+ * a supervisor write to a read-only page under CR0.WP = 0 - takes the full
+ * path, whose guest walk decides (SDM 4.6).
+ */
+static bool mmio_access_allowed(const struct mmu_vcpu *v, unsigned acc,
+                                enum smmu_access_type access)
+{
+	const struct smmu_cpu_state *s = v->cpu;
+	bool user_page = acc & SMMU_ACC_U;
+
+	if (access == SMMU_ACCESS_FETCH || (user_page && (s->cr4 & X86_CR4_PKE)))
+		return false;
+	if (s->cpl == 3 ? !user_page : user_page && (s->cr4 & X86_CR4_SMAP) && !s->ac)
+		return false;
+	return access != SMMU_ACCESS_WRITE || (acc & SMMU_ACC_W);
+}
+
+/* A reserved-bit exit at a current MMIO spte: MMIO, no walk. */
+static bool mmio_fault_fast(struct mmu_vcpu *v, struct mmu_fault *f)
+{
+	uint64_t spte = f->exit_spte, gen;
+
+	if (!is_mmio_spte(spte) || !mmio_gen_usable(v->vm, &gen) ||
+	    !spte_mmio_gen_matches(spte, gen) ||
+	    !mmio_access_allowed(v, spte_mmio_access(spte), f->access))
+		return false;
+	f->gpa = gfn_to_gpa(spte_mmio_gfn(spte)) | (f->gva & ~PAGE_MASK);
+	v->vm->stat.pf_mmio++;
+	v->vm->stat.pf_mmio_spte++;
+	return true;
+}
+
+/*
+ * Leave an MMIO spte for gva after a walk that found no memslot for its gpa.
+ * The rights are the guest's, without W while the gpte is clean (a write
+ * must come back through the walk that sets D, SDM 4.8).  Only an empty or
+ * MMIO leaf slot is written: a present spte cannot map a gfn without a slot
+ * (deleting a slot zaps everything), and if one did, it stays as it is.
+ */
+static void mmio_spte_install(struct mmu_vcpu *v, const struct smmu_walk *w, gva_t gva)
+{
+	gfn_t gfn = gpa_to_gfn(w->gpa);
+	bool paging = v->mode != SMMU_PAGING_OFF;
+	bool dirty = !paging || (w->gpte[w->level - 1] & X86_PTE_D);
+	unsigned acc = paging ? w->access : ACC_ALL;
+	unsigned direct_access = dirty ? acc : acc & ~SMMU_ACC_W;
+	struct shadow_walk it;
+	uint64_t *sptep, old, gen;
+
+	if (!mmio_gen_usable(v->vm, &gen) || gfn >> SPTE_MMIO_GFN_BITS ||
+	    mmu_make_pages_available(v) ||
+	    !fetch_walk(v, w, gva, gfn, 1, direct_access, paging ? w->pkey : 0, &it))
+		return;
+	sptep = &it.sp->spt[spte_index(gva, 1)];
+	old = spte_get(sptep);
+	if (old && !is_mmio_spte(old))
+		return;
+	__atomic_store_n(sptep, spte_make_mmio(gfn, direct_access, gen), __ATOMIC_RELEASE);
+	if (v->need_sync) { /* the walk linked a page with unsync children in again */
+		v->need_sync = false;
+		mmu_sync_roots(v);
+	}
+}
+
 static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fault *f)
 {
 	struct mmu_vm *vm = v->vm;
@@ -345,6 +428,8 @@ static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fa
 
 	enum smmu_walk_outcome outcome;
 
+	if (unlikely(f->exit_spte) && mmio_fault_fast(v, f))
+		return MMU_FAULT_MMIO;
 	if (unlikely(!v->paging.desc || v->paging.cr0 != v->cpu->cr0 ||
 	             v->paging.cr4 != v->cpu->cr4 || v->paging.efer != v->cpu->efer))
 		x86_paging_init(&v->paging, v->cpu, v->model);
@@ -362,6 +447,8 @@ static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fa
 	slot = mmu_gfn_to_slot(vm, gpa_to_gfn(w.gpa));
 	if (!slot || (f->access == SMMU_ACCESS_WRITE && mmu_slot_readonly(slot))) {
 		vm->stat.pf_mmio++;
+		if (!slot)
+			mmio_spte_install(v, &w, f->gva);
 		return MMU_FAULT_MMIO;
 	}
 	/* The host is changing this page right now: let the vCPU retry (KVM's mmu_invalidate_retry). */

@@ -53,6 +53,7 @@ struct mmu_fault {
 	enum smmu_access_type access; /* in */
 	unsigned size;                /* in: bytes accessed */
 	uint64_t wdata;               /* in: value written (writes) */
+	uint64_t exit_spte;           /* in: the spte a reserved-bit exit stopped at, else 0 */
 	uint32_t error_code;          /* out: MMU_FAULT_PF */
 	gpa_t gpa;                    /* out: MMU_FAULT_MMIO / EMULATED */
 	/*
