@@ -527,7 +527,7 @@ enum vcpu_result vcpu_cpu_write(struct vcpu_cpu *v, gva_t gva, unsigned size, ui
  * pressure (tlb.h): a working set the TLB's 1 MiB covers sits in the
  * host's caches, and there a prefetch only costs.  pingpong, whose TLB is
  * emptied by every context switch but refilled without evictions, pays
- * ~15 instructions per access for its hints instead of ~65.
+ * ~20 instructions per access for its hints instead of ~65.
  */
 void vcpu_cpu_prefetch(const struct vcpu_cpu *v, gva_t gva)
 {
