@@ -236,10 +236,12 @@ static void fetch_path_record(struct mmu_vcpu *v, gva_t gva, struct sp *const *p
  * Step 3: walk the shadow tables from the root down to `target`, following
  * present links and creating the missing pages; it->sp and it->level are the
  * page and level the leaf goes in.  false: no root table for gva.
+ * Always inlined: the fault path would otherwise pay a call and its spills
+ * (~35 instructions per fault) because the cold MMIO path calls it too.
  */
-static bool fetch_walk(struct mmu_vcpu *v, const struct smmu_walk *w, gva_t gva, gfn_t gfn,
-                       unsigned target, unsigned direct_access, unsigned req_pkey,
-                       struct shadow_walk *it)
+static inline __attribute__((always_inline)) bool
+fetch_walk(struct mmu_vcpu *v, const struct smmu_walk *w, gva_t gva, gfn_t gfn, unsigned target,
+           unsigned direct_access, unsigned req_pkey, struct shadow_walk *it)
 {
 	struct mmu_vm *vm = v->vm;
 	struct sp *path[5];
@@ -335,6 +337,19 @@ static enum set_spte_result fetch(struct mmu_vcpu *v, const struct smmu_walk *w,
 }
 
 /*
+ * A shadow walk linked a page with unsync children in again (mmu_get_sp):
+ * sync the roots before the guest runs on that path.  True if it did.
+ */
+static bool sync_if_needed(struct mmu_vcpu *v)
+{
+	if (!v->need_sync)
+		return false;
+	v->need_sync = false;
+	mmu_sync_roots(v);
+	return true;
+}
+
+/*
  * MMIO sptes (spte.h; KVM's mark_mmio_spte and handle_mmio_page_fault).  A
  * gfn no memslot backs gets a leaf spte that the hardware walk stops at with
  * a reserved-bit exit, carrying the gfn, the guest's rights and the memslot
@@ -392,7 +407,7 @@ static bool mmio_fault_fast(struct mmu_vcpu *v, struct mmu_fault *f)
  * MMIO leaf slot is written: a present spte cannot map a gfn without a slot
  * (deleting a slot zaps everything), and if one did, it stays as it is.
  */
-static void mmio_spte_install(struct mmu_vcpu *v, const struct smmu_walk *w, gva_t gva)
+static NOINLINE void mmio_spte_install(struct mmu_vcpu *v, const struct smmu_walk *w, gva_t gva)
 {
 	gfn_t gfn = gpa_to_gfn(w->gpa);
 	bool paging = v->mode != SMMU_PAGING_OFF;
@@ -411,10 +426,7 @@ static void mmio_spte_install(struct mmu_vcpu *v, const struct smmu_walk *w, gva
 	if (old && !is_mmio_spte(old))
 		return;
 	__atomic_store_n(sptep, spte_make_mmio(gfn, direct_access, gen), __ATOMIC_RELEASE);
-	if (v->need_sync) { /* the walk linked a page with unsync children in again */
-		v->need_sync = false;
-		mmu_sync_roots(v);
-	}
+	sync_if_needed(v);
 }
 
 static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fault *f)
@@ -462,11 +474,8 @@ static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fa
 	if (mmu_make_pages_available(v))
 		return MMU_FAULT_ERROR;
 	r = fetch(v, &w, f, slot, access);
-	if (v->need_sync) {
-		v->need_sync = false;
-		mmu_sync_roots(v);
+	if (sync_if_needed(v))
 		f->leaf_level = 0; /* the sync may have dropped the leaf */
-	}
 	switch (r) {
 	case SET_SPTE_OK:
 		vm->stat.pf_fixed++;

@@ -55,40 +55,42 @@ static inline uint64_t psc_region(gva_t gva)
 }
 
 /* The slot of (root, region): processes with the same layout use different slots. */
-static inline struct psc_entry *psc_slot(struct psc *c, hpa_t root, gva_t gva)
+static inline unsigned psc_index(hpa_t root, gva_t gva)
 {
-	return &c->e[(psc_region(gva) ^ (root >> 12) ^ (root >> 18)) % PSC_ENTRIES];
+	return (unsigned)((psc_region(gva) ^ (root >> 12) ^ (root >> 18)) % PSC_ENTRIES);
 }
 
+static inline struct psc_entry *psc_slot(struct psc *c, hpa_t root, gva_t gva)
+{
+	return &c->e[psc_index(root, gva)];
+}
 /* The generation to fill with: read before the walk reads any spte. */
 static inline uint64_t psc_gen(const struct psc *c)
 {
 	return __atomic_load_n(c->gen, __ATOMIC_ACQUIRE);
 }
 
-/* The cached entry for gva under root, or NULL. */
-static inline const struct psc_entry *psc_lookup(struct psc *c, hpa_t root, gva_t gva)
-{
-	const struct psc_entry *e = psc_slot(c, root, gva);
-
-	if (e->table && e->region == psc_region(gva) && e->root == root && e->epoch == c->epoch &&
-	    e->gen == psc_gen(c)) {
-		c->hits++;
-		return e;
-	}
-	c->misses++;
-	return NULL;
-}
-
-/* psc_lookup() without counting: for prefetch hints. */
+/* The cached entry for gva under root, or NULL, counting nothing (prefetch hints use it). */
 static inline const struct psc_entry *psc_peek(const struct psc *c, hpa_t root, gva_t gva)
 {
-	const struct psc_entry *e = psc_slot((struct psc *)c, root, gva);
+	const struct psc_entry *e = &c->e[psc_index(root, gva)];
 
-	if (e->region == psc_region(gva) && e->root == root && e->table && e->epoch == c->epoch &&
+	if (e->table && e->region == psc_region(gva) && e->root == root && e->epoch == c->epoch &&
 	    e->gen == psc_gen(c))
 		return e;
 	return NULL;
+}
+
+/* The same, counted as a hit or a miss (the walks' own lookups). */
+static inline const struct psc_entry *psc_lookup(struct psc *c, hpa_t root, gva_t gva)
+{
+	const struct psc_entry *e = psc_peek(c, root, gva);
+
+	if (e)
+		c->hits++;
+	else
+		c->misses++;
+	return e;
 }
 
 static inline void psc_fill(struct psc *c, hpa_t root, gva_t gva, uint64_t *table, unsigned acc,

@@ -114,7 +114,6 @@ evict:
 void tlb_fill(struct tlb *tlb, gva_t gva, unsigned pcid, const struct tlb_fill_info *info)
 {
 	uint64_t vpn = gva >> PAGE_SHIFT, s = vpn & tlb->set_mask;
-
 	struct tlb_entry *e = fill_slot(tlb, s, vpn, pcid);
 	bool evicts = e->vpn != TLB_VPN_INVALID && e->vpn != vpn;
 
