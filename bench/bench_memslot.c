@@ -13,7 +13,7 @@
 
 #include "benchutil.h"
 #include "host/hostmem.h"
-#include "memslot.h"
+#include "memslot/memslot.h"
 
 #define REPS     15
 #define NLOOKUPS (1u << 16)

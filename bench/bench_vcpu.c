@@ -16,8 +16,8 @@
 
 #include "benchutil.h"
 #include "host/arena.h"
-#include "x86/spte.h"
-#include "x86/vcpu_cpu.h"
+#include "mmu/spte.h"
+#include "cpu/vcpu_cpu.h"
 
 #define RUNS    31
 #define BATCH   200000

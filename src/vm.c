@@ -16,10 +16,10 @@
 
 #include "host/arena.h"
 #include "host/hostmem.h"
-#include "memslot.h"
+#include "memslot/memslot.h"
 #include "mmu/mmu.h"
-#include "mmu/mmu_internal.h"
-#include "x86/vcpu_cpu.h"
+#include "mmu/shadow/shadow.h"
+#include "cpu/vcpu_cpu.h"
 
 #define SMMU_DEFAULT_ARENA (16ull << 30)
 

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "support/check.h"
-#include "x86/hwwalk.h"
-#include "x86/spte.h"
+#include "cpu/hwwalk.h"
+#include "mmu/spte.h"
 
 #define ARENA_FRAMES 1024 /* 4 MiB: room for a 2 MiB leaf at 2 MiB */
 #define FIRST_TABLE  64   /* frames below hold data pages */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "memslot.h"
+#include "memslot/memslot.h"
 #include "support/check.h"
 
 #define MiB (1ull << 20)

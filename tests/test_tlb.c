@@ -6,7 +6,7 @@
 #include <errno.h>
 
 #include "support/check.h"
-#include "x86/tlb.h"
+#include "cpu/tlb.h"
 
 #define ACC_ALL (SMMU_ACC_W | SMMU_ACC_U | SMMU_ACC_X)
 

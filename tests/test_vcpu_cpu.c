@@ -14,8 +14,8 @@
 
 #include "host/arena.h"
 #include "support/check.h"
-#include "x86/spte.h"
-#include "x86/vcpu_cpu.h"
+#include "mmu/spte.h"
+#include "cpu/vcpu_cpu.h"
 
 #define FAKE_GFNS 64
 #define ACC_ALL   (SMMU_ACC_W | SMMU_ACC_U | SMMU_ACC_X)

@@ -16,8 +16,8 @@
 
 #include "host/arena.h"
 #include "mmu/mmu.h"
-#include "mmu/mmu_internal.h"
-#include "mmu/root.h"
+#include "mmu/shadow/shadow.h"
+#include "mmu/shadow/root.h"
 
 /* Obsolete pages freed per MMU entry after a zap-all (KVM's BATCH_ZAP_PAGES). */
 #define MMU_RECLAIM_BATCH 10

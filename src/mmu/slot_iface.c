@@ -7,7 +7,7 @@
 #include <errno.h>
 
 #include "host/arena.h"
-#include "memslot.h"
+#include "memslot/memslot.h"
 #include "mmu/slot_iface.h"
 
 struct memslot *mmu_gfn_to_slot(struct mmu_vm *vm, gfn_t gfn)

@@ -8,7 +8,7 @@
 #define SMMU_MMU_SLOT_IFACE_H
 
 #include "host/hostmem.h"
-#include "mmu/mmu_internal.h"
+#include "mmu/shadow/shadow.h"
 
 struct memslot *mmu_gfn_to_slot(struct mmu_vm *vm, gfn_t gfn);
 struct rmap_head *mmu_slot_rmap(struct memslot *slot, gfn_t gfn, unsigned level);

@@ -19,7 +19,7 @@
  *    unpaged mode on shadow tables with them off); PKE applies only with
  *    4- or 5-level guest paging (SDM 4.6.2).
  */
-#include "x86/vcpu_cpu.h"
+#include "cpu/vcpu_cpu.h"
 
 #include <errno.h>
 #include <sched.h>

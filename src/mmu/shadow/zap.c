@@ -10,8 +10,8 @@
  */
 #include <errno.h>
 
-#include "mmu/mmu_internal.h"
-#include "mmu/root.h"
+#include "mmu/shadow/shadow.h"
+#include "mmu/shadow/root.h"
 
 /* Remove a leaf spte from its rmap and clear it. */
 void mmu_drop_spte(struct mmu_vm *vm, uint64_t *sptep)

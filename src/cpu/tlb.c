@@ -7,7 +7,7 @@
  * a set holding a valid entry has its `occupied` bit set (the converse need
  * not hold).
  */
-#include "x86/tlb.h"
+#include "cpu/tlb.h"
 
 #include <errno.h>
 #include <stdlib.h>

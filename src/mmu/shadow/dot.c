@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 #include "mmu/mmu.h"
-#include "mmu/mmu_internal.h"
+#include "mmu/shadow/shadow.h"
 
 struct dot_state {
 	FILE *out;

@@ -9,7 +9,7 @@
  * stay set a little longer: walkers clear stale bits as they meet them);
  * sp->unsync_children counts the set bits.
  */
-#include "mmu/mmu_internal.h"
+#include "mmu/shadow/shadow.h"
 
 static bool test_and_set_bit64(uint64_t *map, unsigned i)
 {

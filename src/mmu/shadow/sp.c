@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "host/arena.h"
-#include "mmu/mmu_internal.h"
+#include "mmu/shadow/shadow.h"
 
 #define SP_MAP_SHIFT   9
 #define SP_MAP_PER_DIR (1u << SP_MAP_SHIFT)

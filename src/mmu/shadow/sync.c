@@ -20,7 +20,7 @@
  */
 #include <errno.h>
 
-#include "mmu/mmu_internal.h"
+#include "mmu/shadow/shadow.h"
 #include "mmu/slot_iface.h"
 
 static void unsync_page(struct mmu_vm *vm, struct sp *sp)

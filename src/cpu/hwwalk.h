@@ -30,7 +30,7 @@
 
 #include "common.h"
 #include "host/arena.h"
-#include "x86/psc.h"
+#include "cpu/psc.h"
 #include "x86/spte.h"
 
 enum hwwalk_exit {

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "mmu/mmu.h"
-#include "mmu/root.h"
+#include "mmu/shadow/root.h"
 
 static bool mode_has_cached_roots(enum smmu_paging_mode mode)
 {

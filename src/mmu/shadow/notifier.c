@@ -18,9 +18,9 @@
  *  - release: the host address space is going away: zap everything.
  */
 #include "host/hostmem.h"
-#include "memslot.h"
+#include "memslot/memslot.h"
 #include "mmu/mmu.h"
-#include "mmu/mmu_internal.h"
+#include "mmu/shadow/shadow.h"
 
 static struct mmu_vm *to_vm(struct mmu_notifier *mn)
 {

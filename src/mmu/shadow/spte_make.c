@@ -14,7 +14,7 @@
  */
 #include <errno.h>
 
-#include "mmu/mmu_internal.h"
+#include "mmu/shadow/shadow.h"
 #include "mmu/slot_iface.h"
 
 static unsigned leaf_level_size_pages(unsigned level)

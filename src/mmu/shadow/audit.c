@@ -23,9 +23,9 @@
 
 #include "host/arena.h"
 #include "host/hostmem.h"
-#include "memslot.h"
+#include "memslot/memslot.h"
 #include <shadowmmu/x86.h>
-#include "mmu/mmu_internal.h"
+#include "mmu/shadow/shadow.h"
 #include "mmu/slot_iface.h"
 
 struct audit {

@@ -30,8 +30,8 @@
 
 #include "common.h"
 #include "host/arena.h"
-#include "x86/hwwalk.h"
-#include "x86/tlb.h"
+#include "cpu/hwwalk.h"
+#include "cpu/tlb.h"
 
 #define VCPU_MAX_FAULT_RETRIES 8
 

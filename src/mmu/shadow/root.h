@@ -11,7 +11,7 @@
 #ifndef SMMU_MMU_ROOT_H
 #define SMMU_MMU_ROOT_H
 
-#include "mmu/mmu_internal.h"
+#include "mmu/shadow/shadow.h"
 
 struct shadow_walk {
 	struct sp *sp;    /* page holding the current level's sptes */

@@ -19,7 +19,7 @@
  *    when another rule also does.
  *  - 4.8: A in every entry used, D in the leaf on a write.
  */
-#include "x86/hwwalk.h"
+#include "cpu/hwwalk.h"
 
 #include "x86/spte.h"
 

@@ -9,9 +9,9 @@
  * Invariant: every present, non-MMIO leaf spte is in exactly one rmap: the
  * one of its gfn (from sp_get_gfn) at its sp's level; no other spte is.
  */
-#include "memslot.h"
+#include "memslot/memslot.h"
 #include "mmu/mmu.h"
-#include "mmu/mmu_internal.h"
+#include "mmu/shadow/shadow.h"
 #include "mmu/slot_iface.h"
 
 struct rmap_head *gfn_to_rmap(struct mmu_vm *vm, gfn_t gfn, unsigned level)

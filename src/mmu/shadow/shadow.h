@@ -39,7 +39,7 @@
 #include "mmu/pte_list.h"
 #include "mmu/stats.h"
 #include "x86/paging.h"
-#include "x86/spte.h"
+#include "mmu/spte.h"
 
 struct arena;
 struct memslots;

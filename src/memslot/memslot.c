@@ -14,7 +14,7 @@
  * each other modulo the block size, no block of that level can be mapped
  * huge, so every count starts at 1.
  */
-#include "memslot.h"
+#include "memslot/memslot.h"
 
 #include <errno.h>
 #include <stdlib.h>

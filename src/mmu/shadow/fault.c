@@ -18,10 +18,10 @@
 #include <string.h>
 
 #include "host/hostmem.h"
-#include "memslot.h"
+#include "memslot/memslot.h"
 #include "mmu/mmu.h"
-#include "mmu/mmu_internal.h"
-#include "mmu/root.h"
+#include "mmu/shadow/shadow.h"
+#include "mmu/shadow/root.h"
 #include "mmu/slot_iface.h"
 
 /* Rights granted by one guest entry at `level` (SDM 4.6); PDPTE registers grant all. */

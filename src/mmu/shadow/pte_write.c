@@ -17,8 +17,8 @@
  * instead of being written through emulation.
  */
 #include "mmu/mmu.h"
-#include "mmu/mmu_internal.h"
-#include "mmu/root.h"
+#include "mmu/shadow/shadow.h"
+#include "mmu/shadow/root.h"
 
 #define WRITE_FLOOD_THRESHOLD 3
 
