@@ -18,7 +18,7 @@
 #include "host/hostmem.h"
 #include "memslot/memslot.h"
 #include "mmu/mmu.h"
-#include "mmu/shadow/shadow.h"
+#include "mmu/mmu_internal.h"
 #include "cpu/vcpu_cpu.h"
 
 #define SMMU_DEFAULT_ARENA (16ull << 30)

@@ -1,14 +1,10 @@
 /*
- * mmu.c - creating and destroying the MMU of a VM and of its vCPUs, the
- * paging-context role, VM-wide zap-all, statistics.
- *
- * Zap-all (KVM commit 5304b8d37c2a, "fast invalidate all shadow pages",
- * seed 001): instead of walking every shadow page under the lock, bump the
- * VM's generation.  Every existing page becomes obsolete at once: lookups
- * skip it and every vCPU drops its roots, so the hardware can no longer
- * reach it.  The obsolete pages are then freed in small batches on later
- * MMU entries (mmu_reclaim_step), so the cost the vCPUs see does not grow
- * with the number of pages.
+ * mmu.c - the MMU behind mmu.h: creating and destroying the MMU of a VM and
+ * of its vCPUs, what the VM may ask of it (the current root, the paging
+ * context, memslot changes, statistics, the audit).  The events themselves
+ * are handled by the shadow MMU's files (shadow/: fault.c, root.c,
+ * pte_write.c, zap_all.c, dirty_log.c, notifier.c); this file is the one
+ * place that knows them all.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,29 +12,13 @@
 
 #include "host/arena.h"
 #include "mmu/mmu.h"
-#include "mmu/shadow/shadow.h"
+#include "mmu/shadow/audit.h"
+#include "mmu/shadow/dirty_log.h"
+#include "mmu/shadow/notifier.h"
 #include "mmu/shadow/root.h"
-
-/* Obsolete pages freed per MMU entry after a zap-all (KVM's BATCH_ZAP_PAGES). */
-#define MMU_RECLAIM_BATCH 10
-
-void mmu_init_gpa_ops(struct mmu_vm *vm);
-void mmu_release_reserved_frames(struct mmu_vcpu *v);
-
-union sp_role mmu_context_role(const struct smmu_cpu_state *s)
-{
-	union sp_role role = {.word = 0};
-	bool wp = s->cr0 & X86_CR0_WP;
-
-	if (!(s->cr0 & X86_CR0_PG))
-		return role; /* paging off: one direct context whatever the bits */
-	role.cr0_wp = wp;
-	role.efer_nx = !!(s->efer & X86_EFER_NXE);
-	role.smep_andnot_wp = (s->cr4 & X86_CR4_SMEP) && !wp;
-	role.smap_andnot_wp = (s->cr4 & X86_CR4_SMAP) && !wp;
-	role.has_4_byte_gpte = !(s->cr4 & X86_CR4_PAE);
-	return role;
-}
+#include "mmu/shadow/sp.h"
+#include "mmu/shadow/zap.h"
+#include "mmu/slot_iface.h"
 
 /* Default cap on shadow pages: a quarter of the arena's frames (KVM derives its cap from memory size). */
 static uint64_t default_max_pages(struct arena *a)
@@ -184,38 +164,6 @@ void mmu_vcpu_destroy(struct mmu_vcpu *v)
 		arena_free(vm->arena, v->pae_root_hpa, 0, ARENA_USE_SHADOW);
 	vm->vcpus[v->vcpu_id] = NULL;
 	free(v);
-}
-
-void mmu_reclaim_step(struct mmu_vm *vm)
-{
-	if (vm->n_obsolete)
-		mmu_zap_obsolete_pages(vm, MMU_RECLAIM_BATCH);
-}
-
-/* Fast zap-all: O(vCPUs) now, obsolete pages freed in batches later. */
-void mmu_zap_all_fast(struct mmu_vm *vm)
-{
-	mmu_lock_acquire(&vm->mmu_lock);
-	vm->stat.zap_all++;
-	vm->mmu_valid_gen++;
-	for (unsigned i = 0; i < vm->nr_vcpus; i++)
-		if (vm->vcpus[i])
-			mmu_free_roots(vm->vcpus[i], true);
-	/* Zapped roots died with their last reference: every page left is obsolete. */
-	vm->n_obsolete = vm->n_used_mmu_pages;
-	mmu_flush_remote_tlbs(vm);
-	mmu_audit_if_enabled(vm);
-	mmu_lock_release(&vm->mmu_lock);
-}
-
-/* Zap-all and free everything now (before a memslot is deleted or moved). */
-void mmu_zap_all_sync(struct mmu_vm *vm)
-{
-	mmu_zap_all_fast(vm);
-	mmu_lock_acquire(&vm->mmu_lock);
-	mmu_zap_obsolete_pages(vm, 0);
-	mmu_audit_if_enabled(vm);
-	mmu_lock_release(&vm->mmu_lock);
 }
 
 void mmu_get_stats(struct mmu_vm *vm, struct mmu_stats *st)

@@ -7,6 +7,7 @@
 #include <errno.h>
 
 #include "host/arena.h"
+#include "host/hostmem.h"
 #include "memslot/memslot.h"
 #include "mmu/slot_iface.h"
 
@@ -163,8 +164,11 @@ static int resolve_locked(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bo
 }
 
 int mmu_gfn_to_pfn(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool write,
-                   struct host_pfn *out)
+                   struct mmu_pfn *out)
 {
+	struct host_pfn hp;
+	int r;
+
 	if (!memslot_contains(slot, gfn))
 		return -EFAULT;
 	/*
@@ -173,7 +177,39 @@ int mmu_gfn_to_pfn(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool writ
 	 * again on every fault; a fault's data page is mapped once, and caching
 	 * it would only evict them.
 	 */
-	return resolve_uncached(vm, slot, gfn, write, out);
+	r = resolve_uncached(vm, slot, gfn, write, &hp);
+	if (r)
+		return r;
+	out->pfn = hp.pfn;
+	out->writable = hp.writable;
+	return 0;
+}
+
+int mmu_peek_pfn(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, pfn_t *pfn)
+{
+	if (!slot || !memslot_contains(slot, gfn))
+		return -EFAULT;
+	return hostmem_peek_pfn(vm->hm, memslot_gfn_to_hva(slot, gfn), pfn);
+}
+
+hva_t mmu_slot_gfn_to_hva(const struct memslot *slot, gfn_t gfn)
+{
+	return memslot_gfn_to_hva(slot, gfn);
+}
+
+int mmu_break_cow(struct mmu_vm *vm, hva_t hva)
+{
+	return hostmem_break_cow(vm->hm, hva);
+}
+
+int mmu_host_notifier_register(struct mmu_vm *vm)
+{
+	return hostmem_notifier_register(vm->hm, &vm->notifier);
+}
+
+void mmu_host_notifier_unregister(struct mmu_vm *vm)
+{
+	hostmem_notifier_unregister(vm->hm, &vm->notifier);
 }
 
 /* Host pointer to guest bytes [gpa, gpa + size) within one page, or NULL. */
@@ -330,7 +366,6 @@ static int walker_cmpxchg_locked(void *ctx, uint64_t gpa, unsigned size, uint64_
 	return cmpxchg_guest(ctx, gpa, size, old, new_val, true);
 }
 
-void mmu_init_gpa_ops(struct mmu_vm *vm);
 void mmu_init_gpa_ops(struct mmu_vm *vm)
 {
 	vm->gpa_ops =

@@ -1,14 +1,23 @@
 /*
- * slot_iface.h - the MMU's only ways to guest memory: gfn -> memslot ->
- * hva -> host frame (KVM's gfn_to_memslot / gfn_to_pfn / kvm_read_guest),
- * and the per-slot metadata it keeps there (rmap heads, large-page
- * disallow counts).  Implemented over src/memslot.c and src/host/.
+ * slot_iface.h - the MMU's only way to guest memory and to the host: gfn ->
+ * memslot -> hva -> host frame (KVM's gfn_to_memslot / gfn_to_pfn /
+ * kvm_read_guest), the per-slot metadata it keeps there (rmap heads,
+ * large-page disallow counts, dirty bitmaps), copy-on-write breaks and the
+ * notifier registration.  Implemented over src/memslot/ and src/host/
+ * (slot_iface.c, slot_rmaps.c); no other file of src/mmu includes those
+ * layers' headers, and struct memslot is opaque here.  The one host type
+ * the MMU embeds is the notifier it listens on (host/notifier.h).
  */
 #ifndef SMMU_MMU_SLOT_IFACE_H
 #define SMMU_MMU_SLOT_IFACE_H
 
-#include "host/hostmem.h"
-#include "mmu/shadow/shadow.h"
+#include "mmu/mmu_internal.h"
+
+/* A host frame the MMU may map. */
+struct mmu_pfn {
+	pfn_t pfn;
+	bool writable; /* the host lets the MMU map it writable */
+};
 
 struct memslot *mmu_gfn_to_slot(struct mmu_vm *vm, gfn_t gfn);
 struct rmap_head *mmu_slot_rmap(struct memslot *slot, gfn_t gfn, unsigned level);
@@ -23,7 +32,12 @@ unsigned mmu_max_mapping_level(struct mmu_vm *vm, struct memslot *slot, gfn_t gf
 
 /* 0, or -EFAULT if gfn has no slot or its hva no backing. */
 int mmu_gfn_to_pfn(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool write,
-                   struct host_pfn *out);
+                   struct mmu_pfn *out);
+/* The host frame backing gfn now, without faulting it in (audit); 0 or -EFAULT. */
+int mmu_peek_pfn(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, pfn_t *pfn);
+hva_t mmu_slot_gfn_to_hva(const struct memslot *slot, gfn_t gfn);
+/* Unshare the merged page at hva (mmu_lock not held); 0 or -ENOMEM. */
+int mmu_break_cow(struct mmu_vm *vm, hva_t hva);
 
 /* Guest-physical reads and writes for the MMU (gpte reads, emulated writes). */
 int mmu_read_guest(struct mmu_vm *vm, gpa_t gpa, unsigned size, uint64_t *val);
@@ -40,4 +54,29 @@ const void *mmu_map_guest_frame(struct mmu_vm *vm, gfn_t gfn);
 /* The memslot generation (MMIO sptes carry it). */
 uint64_t mmu_memslots_generation(struct mmu_vm *vm);
 
+/* Guest memory for the vCPU's walker (vm->gpa_ops, vm->gpa_ops_locked) and the gfn cache. */
+void mmu_init_gpa_ops(struct mmu_vm *vm);
+void mmu_gfn_cache_clear(struct mmu_vm *vm);
+/* Listen on the host address space's MMU notifier (vm->notifier); 0 or -errno. */
+int mmu_host_notifier_register(struct mmu_vm *vm);
+void mmu_host_notifier_unregister(struct mmu_vm *vm);
+
+/* ---- slot_rmaps.c: the rmaps of whole ranges ------------------------------ */
+typedef bool mmu_rmap_fn(struct mmu_vm *vm, struct rmap_head *head, void *arg);
+
+/* fn on the rmap of every gfn and level whose hva lies in [start, end); true if any fn did. */
+bool mmu_for_each_rmap_in_hva_range(struct mmu_vm *vm, hva_t start, hva_t end, mmu_rmap_fn *fn,
+                                    void *arg);
+/* fn on every rmap of slot at `level`; true if any fn did. */
+bool mmu_for_each_rmap_in_slot(struct mmu_vm *vm, struct memslot *slot, unsigned level,
+                               mmu_rmap_fn *fn, void *arg);
+/* fn on every rmap of every slot and level (audit); true if any fn did. */
+bool mmu_for_each_rmap(struct mmu_vm *vm, mmu_rmap_fn *fn, void *arg);
+/*
+ * KVM_GET_DIRTY_LOG's first half: copy and clear slot id's dirty bitmap into
+ * out, then fn on the 4 KiB rmap of each gfn that was dirty.  0, -EINVAL
+ * (no slot), -ENOENT (logging off); *any: whether an fn returned true.
+ */
+int mmu_harvest_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out, mmu_rmap_fn *fn,
+                          void *arg, bool *any);
 #endif

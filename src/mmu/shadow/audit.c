@@ -21,11 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "host/arena.h"
-#include "host/hostmem.h"
-#include "memslot/memslot.h"
 #include <shadowmmu/x86.h>
-#include "mmu/shadow/shadow.h"
+
+#include "host/arena.h"
+#include "mmu/shadow/audit.h"
+#include "mmu/shadow/gpte.h"
+#include "mmu/shadow/sp.h"
 #include "mmu/slot_iface.h"
 
 struct audit {
@@ -77,7 +78,7 @@ static void audit_leaf(struct audit *a, struct sp *sp, unsigned i, uint64_t spte
 		audit_fail(a, "A1: leaf spte for gfn %#llx level %u missing from its rmap",
 		           (unsigned long long)gfn, sp->role.level);
 	/* A peek, not a resolution: checking must not fault pages in or age them. */
-	if (!slot || hostmem_peek_pfn(vm->hm, memslot_gfn_to_hva(slot, gfn), &pfn))
+	if (!slot || mmu_peek_pfn(vm, slot, gfn, &pfn))
 		audit_fail(a, "A1: gfn %#llx mapped, but the host has no frame for it",
 		           (unsigned long long)gfn);
 	else if (pfn != spte_to_pfn(spte))
@@ -113,7 +114,7 @@ static bool audit_read_gpte(struct audit *a, const struct sp *sp, unsigned i, ui
 	const uint64_t *p;
 	pfn_t pfn;
 
-	if (!slot || hostmem_peek_pfn(a->vm->hm, memslot_gfn_to_hva(slot, gpa_to_gfn(gpa)), &pfn))
+	if (!slot || mmu_peek_pfn(a->vm, slot, gpa_to_gfn(gpa), &pfn))
 		return false;
 	p = arena_hpa_to_ptr(a->vm->arena, (pfn << PAGE_SHIFT) | (gpa & ~PAGE_MASK), 8);
 	if (!p)
@@ -177,17 +178,19 @@ static void audit_sp(struct audit *a, struct sp *sp)
 }
 
 /* Count rmap and parent-pte entries: must equal the leaves and links seen. */
+static bool count_rmap(struct mmu_vm *vm, struct rmap_head *head, void *arg)
+{
+	*(uint64_t *)arg += pte_list_count(head);
+	return false;
+}
+
 static void audit_totals(struct audit *a)
 {
 	struct mmu_vm *vm = a->vm;
 	uint64_t rmap_entries = 0, parent_entries = 0;
 	struct list_head *pos;
-	struct memslot *slot;
 
-	for (unsigned i = 0; (slot = memslots_at(vm->slots, i)); i++)
-		for (int level = 1; level <= MEMSLOT_NR_LEVELS; level++)
-			for (uint64_t e = 0; e < memslot_level_entries(slot, level); e++)
-				rmap_entries += pte_list_count(&slot->rmap[level - 1][e]);
+	mmu_for_each_rmap(vm, count_rmap, &rmap_entries);
 	for (pos = vm->active_list.next; pos != &vm->active_list; pos = pos->next)
 		parent_entries += pte_list_count(&list_entry(pos, struct sp, link)->parent_ptes);
 	if (rmap_entries != a->leaves)

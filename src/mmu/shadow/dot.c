@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 #include "mmu/mmu.h"
-#include "mmu/shadow/shadow.h"
+#include "mmu/shadow/sp.h"
 
 struct dot_state {
 	FILE *out;

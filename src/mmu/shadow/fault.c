@@ -17,12 +17,18 @@
 #include <errno.h>
 #include <string.h>
 
-#include "host/hostmem.h"
-#include "memslot/memslot.h"
 #include "mmu/mmu.h"
-#include "mmu/shadow/shadow.h"
+#include "mmu/shadow/audit.h"
+#include "mmu/shadow/get_sp.h"
+#include "mmu/shadow/pool.h"
+#include "mmu/shadow/pte_write.h"
 #include "mmu/shadow/root.h"
+#include "mmu/shadow/sp.h"
+#include "mmu/shadow/spte_make.h"
+#include "mmu/shadow/spte_track.h"
+#include "mmu/shadow/zap_all.h"
 #include "mmu/slot_iface.h"
+#include "mmu/spte_ops.h"
 
 /* Rights granted by one guest entry at `level` (SDM 4.6); PDPTE registers grant all. */
 static unsigned guest_entry_access(const struct mmu_vcpu *v, uint64_t gpte, unsigned level)
@@ -87,54 +93,6 @@ static union sp_role child_role(const struct mmu_vcpu *v, const struct smmu_walk
 		*gfn = leaf_gfn & ~(((gfn_t)1 << (9 * level)) - 1);
 	}
 	return role;
-}
-
-/* Zap pages of gfn that are unsync when a higher-level page for it appears. */
-static void zap_unsync_for_upper(struct mmu_vcpu *v, gfn_t gfn, union sp_role role)
-{
-	if (role.direct || role.level == 1)
-		return;
-	mmu_sync_pages_of_gfn(v, gfn);
-}
-
-/*
- * The shadow page for (gfn, role): found in the hash (syncing it if it is
- * unsync) or created (KVM's kvm_mmu_get_shadow_page).
- */
-struct sp *mmu_get_sp(struct mmu_vcpu *v, gfn_t gfn, union sp_role role)
-{
-	struct mmu_vm *vm = v->vm;
-	struct list_head invalid_list;
-	struct sp *sp;
-
-	zap_unsync_for_upper(v, gfn, role);
-	list_init(&invalid_list);
-	for (sp = sp_hash_first(vm, gfn); sp; sp = sp->hash_next) {
-		if (sp->gfn != gfn || sp->role.word != role.word || sp_is_obsolete(vm, sp))
-			continue;
-		if (sp->unsync) {
-			if (!mmu_sync_page(v, sp, &invalid_list))
-				break; /* zapped: the chain changed, make a new page */
-			if (rmap_write_protect_gfn(vm, gfn))
-				mmu_flush_remote_tlbs(vm);
-		}
-		sp->write_flooding_count = 0;
-		/*
-		 * A page found again may have unsync pages below it that no root
-		 * reached for a while: an invlpg or TLB flush the guest did
-		 * meanwhile could not sync them.  Sync them before the guest runs
-		 * on this path (KVM makes a KVM_REQ_MMU_SYNC request here).
-		 */
-		if (sp->unsync_children)
-			v->need_sync = true;
-		return sp;
-	}
-	mmu_commit_zap_page(vm, &invalid_list);
-	vm->stat.mmu_cache_miss++;
-	sp = sp_alloc(v, gfn, role);
-	if (!role.direct)
-		account_shadowed(vm, sp);
-	return sp;
 }
 
 /* CR0.WP = 0: a supervisor write to a read-only page is allowed (SDM 4.6.1). */
@@ -278,7 +236,7 @@ fetch_walk(struct mmu_vcpu *v, const struct smmu_walk *w, gva_t gva, gfn_t gfn, 
 				continue;
 			}
 		}
-		if (mmu_zap_spte(vm, it->sp, sptep, NULL))
+		if (mmu_zap_spte(vm, it->sp, sptep))
 			mmu_flush_remote_tlbs(vm);
 		role = child_role(v, w, gva, it->level - 1, direct_access, &child_gfn, gfn);
 		/*
@@ -425,7 +383,7 @@ static NOINLINE void mmio_spte_install(struct mmu_vcpu *v, const struct smmu_wal
 	old = spte_get(sptep);
 	if (old && !is_mmio_spte(old))
 		return;
-	__atomic_store_n(sptep, spte_make_mmio(gfn, direct_access, gen), __ATOMIC_RELEASE);
+	mmu_spte_set(sptep, spte_make_mmio(gfn, direct_access, gen));
 	sync_if_needed(v);
 }
 
@@ -466,7 +424,7 @@ static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fa
 	/* The host is changing this page right now: let the vCPU retry (KVM's mmu_invalidate_retry). */
 	if (unlikely(vm->invalidate.in_progress) &&
 	    mmu_invalidate_retry_hva(&vm->invalidate, vm->invalidate.seq,
-	                             memslot_gfn_to_hva(slot, gpa_to_gfn(w.gpa))))
+	                             mmu_slot_gfn_to_hva(slot, gpa_to_gfn(w.gpa))))
 		return MMU_FAULT_RETRY;
 	access = leaf_access_for(v, &w, f, &emulate);
 	if (emulate)
@@ -520,6 +478,6 @@ enum mmu_fault_action mmu_page_fault(struct mmu_vcpu *v, struct mmu_fault *f)
 	 * (KVM resolves write faults through get_user_pages outside mmu_lock).
 	 */
 	if (cow)
-		return hostmem_break_cow(vm->hm, cow_hva) == -ENOMEM ? MMU_FAULT_ERROR : MMU_FAULT_RETRY;
+		return mmu_break_cow(vm, cow_hva) == -ENOMEM ? MMU_FAULT_ERROR : MMU_FAULT_RETRY;
 	return act;
 }

@@ -12,7 +12,7 @@
  * shadows gptes [512*q, 512*q + 512); a level-2 page shadows 256 PDEs, each
  * turned into two 2 MiB sptes (mmu.rst, "role.quadrant").
  */
-#include "mmu/shadow/shadow.h"
+#include "mmu/shadow/gpte.h"
 #include "mmu/slot_iface.h"
 
 unsigned gpte_size(const struct sp *sp)

@@ -17,83 +17,26 @@
  *    was dropped at _start, so there is nothing to do (KVM ended the same way).
  *  - release: the host address space is going away: zap everything.
  */
-#include "host/hostmem.h"
-#include "memslot/memslot.h"
 #include "mmu/mmu.h"
-#include "mmu/shadow/shadow.h"
+#include "mmu/shadow/audit.h"
+#include "mmu/shadow/notifier.h"
+#include "mmu/shadow/rmap_walk.h"
+#include "mmu/slot_iface.h"
+#include "mmu/spte_ops.h"
 
 static struct mmu_vm *to_vm(struct mmu_notifier *mn)
 {
 	return (struct mmu_vm *)((char *)mn - offsetof(struct mmu_vm, notifier));
 }
 
-/* Visit every leaf spte mapping a gfn of [gfn_start, gfn_end) in slot. */
-typedef bool rmap_visit_fn(struct mmu_vm *vm, struct rmap_head *head, void *arg);
-
-static bool for_each_rmap_in_range(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn_start,
-                                   gfn_t gfn_end, rmap_visit_fn *fn, void *arg)
-{
-	bool any = false;
-
-	for (int level = 1; level <= MEMSLOT_NR_LEVELS; level++) {
-		uint64_t step = memslot_pages_per_level(level);
-
-		for (gfn_t gfn = gfn_start & ~(step - 1); gfn < gfn_end; gfn += step) {
-			gfn_t g = gfn < slot->base_gfn ? slot->base_gfn : gfn;
-
-			if (!memslot_contains(slot, g))
-				continue;
-			any |= fn(vm, memslot_rmap(slot, g, level), arg);
-		}
-	}
-	return any;
-}
-
-/* Apply fn to the rmaps of every gfn whose hva lies in [start, end). */
-static bool for_each_rmap_in_hva_range(struct mmu_vm *vm, hva_t start, hva_t end,
-                                       rmap_visit_fn *fn, void *arg)
-{
-	struct memslot *slot;
-	bool any = false;
-
-	for (unsigned i = 0; (slot = memslots_at(vm->slots, i)); i++) {
-		gfn_t gs, ge;
-
-		if (memslot_hva_range_to_gfns(slot, start, end, &gs, &ge))
-			any |= for_each_rmap_in_range(vm, slot, gs, ge, fn, arg);
-	}
-	return any;
-}
-
 static bool rmap_unmap(struct mmu_vm *vm, struct rmap_head *head, void *arg)
 {
-	struct pte_list_iter it;
-	uint64_t *sptep;
-	bool any = false;
-
-	(void)arg;
-	while ((sptep = pte_list_first(head, &it))) {
-		mmu_drop_spte(vm, sptep);
-		any = true;
-	}
-	return any;
+	return rmap_drop_all(vm, head);
 }
 
-static bool rmap_age(struct mmu_vm *vm, struct rmap_head *head, void *arg)
+static bool rmap_age_one(struct mmu_vm *vm, struct rmap_head *head, void *arg)
 {
-	bool clear = *(bool *)arg, young = false;
-	struct pte_list_iter it;
-	uint64_t *sptep;
-
-	(void)vm;
-	for_each_pte_list_entry(head, &it, sptep) {
-		if (!is_accessed_spte(spte_get(sptep)))
-			continue;
-		young = true;
-		if (clear)
-			__atomic_fetch_and(sptep, ~(uint64_t)SPTE_A, __ATOMIC_SEQ_CST);
-	}
-	return young;
+	return rmap_age(head, *(bool *)arg);
 }
 
 static void mn_invalidate_start(struct mmu_notifier *mn, const struct mmu_notifier_range *range)
@@ -103,7 +46,7 @@ static void mn_invalidate_start(struct mmu_notifier *mn, const struct mmu_notifi
 	mmu_lock_acquire(&vm->mmu_lock);
 	mmu_invalidate_begin(&vm->invalidate, range->start, range->end);
 	mmu_gfn_cache_clear(vm);
-	if (for_each_rmap_in_hva_range(vm, range->start, range->end, rmap_unmap, NULL))
+	if (mmu_for_each_rmap_in_hva_range(vm, range->start, range->end, rmap_unmap, NULL))
 		mmu_flush_remote_tlbs(vm);
 	mmu_audit_if_enabled(vm);
 	mmu_lock_release(&vm->mmu_lock);
@@ -126,7 +69,7 @@ static bool age_range(struct mmu_vm *vm, hva_t start, hva_t end, bool clear)
 	mmu_lock_acquire(&vm->mmu_lock);
 	if (clear) /* the MMU's own accesses must reach the host's young bits again */
 		mmu_gfn_cache_clear(vm);
-	young = for_each_rmap_in_hva_range(vm, start, end, rmap_age, &clear);
+	young = mmu_for_each_rmap_in_hva_range(vm, start, end, rmap_age_one, &clear);
 	if (young && clear)
 		mmu_flush_remote_tlbs(vm);
 	mmu_lock_release(&vm->mmu_lock);
@@ -159,10 +102,10 @@ static const struct mmu_notifier_ops mmu_notifier_ops = {
 int mmu_notifier_attach(struct mmu_vm *vm)
 {
 	vm->notifier.ops = &mmu_notifier_ops;
-	return hostmem_notifier_register(vm->hm, &vm->notifier);
+	return mmu_host_notifier_register(vm);
 }
 
 void mmu_notifier_detach(struct mmu_vm *vm)
 {
-	hostmem_notifier_unregister(vm->hm, &vm->notifier);
+	mmu_host_notifier_unregister(vm);
 }

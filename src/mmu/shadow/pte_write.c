@@ -17,8 +17,16 @@
  * instead of being written through emulation.
  */
 #include "mmu/mmu.h"
-#include "mmu/shadow/shadow.h"
+#include "mmu/shadow/audit.h"
+#include "mmu/shadow/gpte.h"
+#include "mmu/shadow/pte_write.h"
 #include "mmu/shadow/root.h"
+#include "mmu/shadow/sp.h"
+#include "mmu/shadow/spte_make.h"
+#include "mmu/shadow/spte_track.h"
+#include "mmu/shadow/write_track.h"
+#include "mmu/shadow/zap.h"
+#include "mmu/spte_ops.h"
 
 #define WRITE_FLOOD_THRESHOLD 3
 
@@ -70,7 +78,7 @@ static bool update_gpte(struct mmu_vcpu *v, struct sp *sp, unsigned i)
 
 	if (!was_present)
 		return false;
-	mmu_zap_spte(vm, sp, &sp->spt[i], NULL);
+	mmu_zap_spte(vm, sp, &sp->spt[i]);
 	if (sp->role.level > 1) {
 		vm->stat.mmu_pde_zapped++;
 		return true;
@@ -151,7 +159,7 @@ static void invlpg_root(struct mmu_vcpu *v, const struct mmu_root *root, gva_t g
 
 			if (!is_shadow_present_spte(spte))
 				return;
-			mmu_zap_spte(v->vm, it.sp, &it.sp->spt[i], NULL);
+			mmu_zap_spte(v->vm, it.sp, &it.sp->spt[i]);
 			mmu_flush_remote_tlbs(v->vm);
 			if (can_map && !mmu_read_gpte(v->vm, it.sp, i, &gpte) &&
 			    mmu_gpte_to_leaf(v, it.sp, i, gpte, &req))

@@ -13,7 +13,13 @@
 #include <string.h>
 
 #include "mmu/mmu.h"
+#include "mmu/shadow/audit.h"
+#include "mmu/shadow/get_sp.h"
 #include "mmu/shadow/root.h"
+#include "mmu/shadow/sp.h"
+#include "mmu/shadow/sync.h"
+#include "mmu/shadow/zap.h"
+#include "mmu/spte_ops.h"
 
 static bool mode_has_cached_roots(enum smmu_paging_mode mode)
 {
@@ -101,7 +107,7 @@ static void load_pae_roots(struct mmu_vcpu *v, union sp_role role)
 			uint64_t pdpte = v->cpu->pdptrs[i];
 
 			if (!(pdpte & X86_PTE_P)) {
-				v->pae_root[i] = 0;
+				mmu_spte_clear(&v->pae_root[i]);
 				continue;
 			}
 			gfn = (pdpte & bits_range(v->model->maxphyaddr - 1, 12)) >> PAGE_SHIFT;
@@ -110,9 +116,9 @@ static void load_pae_roots(struct mmu_vcpu *v, union sp_role role)
 			role.quadrant = i;
 		}
 		sp = get_root_sp(v, gfn, role);
-		v->pae_root[i] = spte_make_nonleaf(sp->spt_hpa);
+		mmu_spte_set(&v->pae_root[i], spte_make_nonleaf(sp->spt_hpa));
 	}
-	v->lm_root[0] = spte_make_nonleaf(v->pae_root_hpa);
+	mmu_spte_set(&v->lm_root[0], spte_make_nonleaf(v->pae_root_hpa));
 	mmu_tables_changed(v->vm);
 }
 
@@ -193,7 +199,7 @@ static void put_root(struct mmu_vcpu *v, struct mmu_root *root)
 			if (is_shadow_present_spte(v->pae_root[i]))
 				mmu_put_root_sp(v->vm,
 				                sp_from_hpa(v->vm, spte_to_hpa(v->pae_root[i])));
-			v->pae_root[i] = 0;
+			mmu_spte_clear(&v->pae_root[i]);
 		}
 		mmu_tables_changed(v->vm);
 	} else {

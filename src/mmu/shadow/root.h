@@ -8,10 +8,10 @@
  * (lm_root) whose entry 0 points at a four-entry PDPT (pae_root), as KVM
  * builds them on 64-bit hosts (mmu_alloc_shadow_roots).
  */
-#ifndef SMMU_MMU_ROOT_H
-#define SMMU_MMU_ROOT_H
+#ifndef SMMU_SHADOW_ROOT_H
+#define SMMU_SHADOW_ROOT_H
 
-#include "mmu/shadow/shadow.h"
+#include "mmu/mmu_internal.h"
 
 struct shadow_walk {
 	struct sp *sp;    /* page holding the current level's sptes */
@@ -25,5 +25,9 @@ bool shadow_walk_init(struct mmu_vcpu *v, const struct mmu_root *root, gva_t gva
 void mmu_free_roots(struct mmu_vcpu *v, bool include_prev);
 void mmu_put_root_sp(struct mmu_vm *vm, struct sp *sp);
 void mmu_drop_cached_roots(struct mmu_vm *vm);
+/* Build (or find) the root for the current mode and cr3 (KVM's kvm_mmu_load); 0 or -errno. */
+int mmu_load_locked(struct mmu_vcpu *v);
+/* Sync the current root's unsync pages (KVM's kvm_mmu_sync_roots). */
+void mmu_sync_roots(struct mmu_vcpu *v);
 
-#endif
+#endif /* SMMU_SHADOW_ROOT_H */

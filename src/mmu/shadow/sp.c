@@ -14,7 +14,8 @@
 #include <string.h>
 
 #include "host/arena.h"
-#include "mmu/shadow/shadow.h"
+#include "mmu/shadow/sp.h"
+#include "mmu/spte_ops.h"
 
 #define SP_MAP_SHIFT   9
 #define SP_MAP_PER_DIR (1u << SP_MAP_SHIFT)

@@ -14,8 +14,15 @@
  */
 #include <errno.h>
 
-#include "mmu/shadow/shadow.h"
+#include "mmu/shadow/rmap.h"
+#include "mmu/shadow/rmap_walk.h"
+#include "mmu/shadow/sp.h"
+#include "mmu/shadow/spte_make.h"
+#include "mmu/shadow/spte_track.h"
+#include "mmu/shadow/unsync.h"
+#include "mmu/shadow/write_track.h"
 #include "mmu/slot_iface.h"
+#include "mmu/spte_ops.h"
 
 static unsigned leaf_level_size_pages(unsigned level)
 {
@@ -32,8 +39,20 @@ static bool clear_old_spte(struct mmu_vm *vm, struct sp *sp, uint64_t *sptep, ui
 	if (!is_mmio_spte(old) && is_last_spte(old, sp->role.level) &&
 	    spte_to_pfn(old) == spte_to_pfn(new_spte) && is_shadow_present_spte(new_spte))
 		return false; /* same frame: the rmap entry stays */
-	mmu_zap_spte(vm, sp, sptep, NULL);
+	mmu_zap_spte(vm, sp, sptep);
 	return true;
+}
+
+/* A new leaf joins its rmap; an rmap grown too long is dropped whole (rmap.h). */
+static void add_to_rmap(struct mmu_vcpu *v, struct memslot *slot, uint64_t *sptep, gfn_t gfn,
+                        unsigned level)
+{
+	struct rmap_head *too_long = rmap_add(v, slot, sptep, gfn, level);
+
+	if (unlikely(too_long)) {
+		rmap_drop_all(v->vm, too_long);
+		mmu_flush_remote_tlbs(v->vm);
+	}
 }
 
 /*
@@ -55,7 +74,7 @@ enum set_spte_result mmu_set_spte(struct mmu_vcpu *v, struct sp *sp, uint64_t *s
 	unsigned idx = sptep_index(sp, sptep);
 	enum set_spte_result ret = SET_SPTE_OK;
 	unsigned access = req->access;
-	struct host_pfn hp;
+	struct mmu_pfn hp;
 	uint64_t spte, old = spte_get(sptep);
 	unsigned flags = SPTE_MK_ACCESSED;
 	gfn_t base_gfn = req->gfn & ~((gfn_t)leaf_level_size_pages(req->level) - 1);
@@ -69,7 +88,7 @@ enum set_spte_result mmu_set_spte(struct mmu_vcpu *v, struct sp *sp, uint64_t *s
 		spte = spte_make_mmio(req->gfn, access, mmu_memslots_generation(vm));
 		if (clear_old_spte(vm, sp, sptep, spte))
 			mmu_flush_remote_tlbs(vm);
-		__atomic_store_n(sptep, spte, __ATOMIC_RELEASE);
+		mmu_spte_set(sptep, spte);
 		sp_set_shadowed(sp, idx, req->gfn, access);
 		return SET_SPTE_MMIO;
 	}
@@ -100,10 +119,10 @@ enum set_spte_result mmu_set_spte(struct mmu_vcpu *v, struct sp *sp, uint64_t *s
 		mmu_flush_remote_tlbs(vm);
 		old = 0;
 	}
-	__atomic_store_n(sptep, spte, __ATOMIC_RELEASE);
+	mmu_spte_set(sptep, spte);
 	sp_set_shadowed(sp, idx, base_gfn, req->access);
 	if (!is_shadow_present_spte(old))
-		rmap_add_slot(v, slot, sptep, base_gfn, req->level);
+		add_to_rmap(v, slot, sptep, base_gfn, req->level);
 	else if (is_writable_spte(old) && !is_writable_spte(spte))
 		mmu_flush_remote_tlbs(vm);
 	return ret;

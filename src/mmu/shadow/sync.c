@@ -1,50 +1,26 @@
 /*
- * sync.c - unsync shadow pages and their resynchronization
- * (Documentation/virt/kvm/mmu.rst, "Synchronized and unsynchronized pages").
+ * sync.c - resynchronizing unsync shadow pages (Documentation/virt/kvm/
+ * mmu.rst, "Synchronized and unsynchronized pages"; going unsync is
+ * unsync.c).
  *
  * Keeping every guest page table write-protected costs an emulated write
  * per gpte update.  A guest must invalidate (invlpg, TLB flush, cr3 load)
  * before it relies on a changed translation (SDM Vol. 3A 4.10.4), so a
  * leaf-level page table may instead be left writable ("unsync") and its
- * sptes brought up to date at those events.  Rules (KVM's
- * mmu_try_to_unsync_pages):
- *   - only when every valid page shadowing the gfn is leaf-level: a page
- *     directory's sptes point at other shadow pages that must stay exact;
- *   - never for a prefetch (nothing asked for write access);
- *   - a page that becomes unsync marks the path from its parents up
- *     (unsync_child_bitmap), so syncing from a root finds it fast.
- * Syncing a page re-reads each gpte behind a present spte: a gpte that
+ * sptes brought up to date at those events.  Syncing a page re-reads each gpte behind a present spte: a gpte that
  * now maps another gfn, or is invalid, drops the spte; one with other
  * rights rewrites it.  The page is then synced and its gfn write-protected
  * again.
  */
-#include <errno.h>
-
-#include "mmu/shadow/shadow.h"
-#include "mmu/slot_iface.h"
-
-static void unsync_page(struct mmu_vm *vm, struct sp *sp)
-{
-	sp->unsync = true;
-	vm->stat.mmu_unsync++;
-	mark_parents_unsync(vm, sp);
-}
-
-int mmu_try_to_unsync_pages(struct mmu_vcpu *v, gfn_t gfn, bool can_unsync)
-{
-	struct mmu_vm *vm = v->vm;
-	struct sp *sp;
-
-	if (!vm->unsync_enabled || !can_unsync)
-		return -EPERM;
-	for_each_gfn_valid_indirect_sp(vm, sp, gfn)
-		if (sp->role.level != 1)
-			return -EPERM;
-	for_each_gfn_valid_indirect_sp(vm, sp, gfn)
-		if (!sp->unsync)
-			unsync_page(vm, sp);
-	return 0;
-}
+#include "mmu/shadow/gpte.h"
+#include "mmu/shadow/rmap_walk.h"
+#include "mmu/shadow/sp.h"
+#include "mmu/shadow/spte_make.h"
+#include "mmu/shadow/spte_track.h"
+#include "mmu/shadow/sync.h"
+#include "mmu/shadow/unsync.h"
+#include "mmu/shadow/zap.h"
+#include "mmu/spte_ops.h"
 
 /* Context bits under which sp's sptes were computed must match the vCPU's now. */
 static bool sp_role_matches_context(const struct mmu_vcpu *v, const struct sp *sp)

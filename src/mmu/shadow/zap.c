@@ -1,59 +1,24 @@
 /*
- * zap.c - taking translations away: single sptes, whole shadow pages
- * (KVM's two-phase kvm_mmu_prepare_zap_page / kvm_mmu_commit_zap_page, so
- * that one TLB flush covers a batch), recycling when the page count passes
- * n_max_mmu_pages, and freeing obsolete pages after a zap-all.
+ * zap.c - taking whole shadow pages away (KVM's two-phase
+ * kvm_mmu_prepare_zap_page / kvm_mmu_commit_zap_page, so that one TLB flush
+ * covers a batch), and freeing obsolete pages after a zap-all.  Single
+ * sptes go in spte_track.c; recycling under the page cap is pool.c.
  *
  * A zapped page leaves the hash at once; it is freed at commit, after the
  * vCPU TLBs were flushed, unless it is still a root: then it is marked
  * role.invalid and freed when its last root reference goes (put_root).
  */
-#include <errno.h>
+#include "mmu/shadow/sp.h"
+#include "mmu/shadow/spte_track.h"
+#include "mmu/shadow/unsync.h"
+#include "mmu/shadow/write_track.h"
+#include "mmu/shadow/zap.h"
+#include "mmu/spte_ops.h"
 
-#include "mmu/shadow/shadow.h"
-#include "mmu/shadow/root.h"
-
-/* Remove a leaf spte from its rmap and clear it. */
-void mmu_drop_spte(struct mmu_vm *vm, uint64_t *sptep)
-{
-	uint64_t old = spte_get(sptep);
-
-	if (is_shadow_present_spte(old) && !is_mmio_spte(old))
-		rmap_remove(vm, sptep);
-	__atomic_store_n(sptep, 0, __ATOMIC_RELEASE);
-}
-
-/*
- * Clear one spte of sp: a leaf leaves its rmap, a nonleaf unlinks the
- * child (which stays cached for reuse).  Returns true if it was present.
- */
-bool mmu_zap_spte(struct mmu_vm *vm, struct sp *sp, uint64_t *sptep, struct list_head *invalid_list)
-{
-	uint64_t spte = spte_get(sptep);
-	struct sp *child;
-
-	(void)invalid_list;
-	if (!is_shadow_present_spte(spte))
-		return false;
-	if (is_mmio_spte(spte) || is_last_spte(spte, sp->role.level)) {
-		mmu_drop_spte(vm, sptep);
-		return true;
-	}
-	child = sp_from_hpa(vm, spte_to_hpa(spte));
-	SMMU_ASSERT(child);
-	if (child) {
-		drop_parent_pte(vm, child, sptep);
-	} else {
-		__atomic_store_n(sptep, 0, __ATOMIC_RELEASE);
-		mmu_tables_changed(vm);
-	}
-	return true;
-}
-
-static void unlink_children(struct mmu_vm *vm, struct sp *sp, struct list_head *invalid_list)
+static void unlink_children(struct mmu_vm *vm, struct sp *sp)
 {
 	for (unsigned i = 0; i < SPTE_ENT_PER_PAGE; i++)
-		mmu_zap_spte(vm, sp, &sp->spt[i], invalid_list);
+		mmu_zap_spte(vm, sp, &sp->spt[i]);
 }
 
 static void unlink_parents(struct mmu_vm *vm, struct sp *sp)
@@ -116,7 +81,7 @@ bool mmu_prepare_zap_page(struct mmu_vm *vm, struct sp *sp, struct list_head *in
 	}
 	if (sp->role.level > 1)
 		zap_unsync_children(vm, sp, invalid_list);
-	unlink_children(vm, sp, invalid_list);
+	unlink_children(vm, sp);
 	unlink_parents(vm, sp);
 	if (first && !sp->role.direct)
 		unaccount_shadowed(vm, sp);
@@ -133,15 +98,6 @@ bool mmu_prepare_zap_page(struct mmu_vm *vm, struct sp *sp, struct list_head *in
 	return true;
 }
 
-/* Flush every vCPU's TLB (KVM's kvm_flush_remote_tlbs). */
-void mmu_flush_remote_tlbs(struct mmu_vm *vm)
-{
-	vm->stat.remote_tlb_flush++;
-	for (unsigned i = 0; i < vm->nr_vcpus; i++)
-		if (vm->flush_vcpu_tlb)
-			vm->flush_vcpu_tlb(vm->flush_ctx, i);
-}
-
 void mmu_commit_zap_page(struct mmu_vm *vm, struct list_head *invalid_list)
 {
 	if (list_empty(invalid_list))
@@ -152,53 +108,6 @@ void mmu_commit_zap_page(struct mmu_vm *vm, struct list_head *invalid_list)
 
 		sp_free(vm, sp);
 	}
-}
-
-/*
- * Keep the number of shadow pages under n_max_mmu_pages by zapping the
- * oldest pages that are not roots (KVM's make_mmu_pages_available).
- * Returns 0, or -ENOSPC if every page is a root.
- */
-static bool pages_available(const struct mmu_vm *vm)
-{
-	return vm->n_used_mmu_pages + MMU_MIN_FREE_PAGES <= vm->n_max_mmu_pages;
-}
-
-/* Zap the oldest pages that are not roots until a fault's worth of pages is free. */
-static void recycle_oldest(struct mmu_vm *vm)
-{
-	struct list_head invalid_list;
-	struct list_head *pos, *prev;
-
-	list_init(&invalid_list);
-	for (pos = vm->active_list.prev; pos != &vm->active_list && !pages_available(vm);
-	     pos = prev) {
-		struct sp *sp = list_entry(pos, struct sp, link);
-
-		prev = pos->prev;
-		if (sp->root_count || sp->role.invalid)
-			continue;
-		mmu_prepare_zap_page(vm, sp, &invalid_list);
-		vm->stat.mmu_recycled++;
-		mmu_commit_zap_page(vm, &invalid_list);
-		/* Zapping may have freed neighbours: restart from the tail. */
-		prev = vm->active_list.prev;
-	}
-}
-
-int mmu_make_pages_available(struct mmu_vcpu *v)
-{
-	struct mmu_vm *vm = v->vm;
-
-	if (pages_available(vm))
-		return 0;
-	recycle_oldest(vm);
-	if (!pages_available(vm)) {
-		/* Everything left is pinned as a root: let the cached roots go too. */
-		mmu_drop_cached_roots(vm);
-		recycle_oldest(vm);
-	}
-	return pages_available(vm) ? 0 : -ENOSPC;
 }
 
 /*

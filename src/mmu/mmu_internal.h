@@ -1,5 +1,6 @@
 /*
- * mmu_internal.h - the shadow MMU's data structures (shared by the files of src/mmu).
+ * mmu_internal.h - the MMU's data structures (shared by the files of src/mmu;
+ * the rest of the library sees only mmu.h).
  *
  * The model is KVM's (Documentation/virt/kvm/mmu.rst, arch/x86/kvm/mmu/):
  *
@@ -29,7 +30,6 @@
  */
 #ifndef SMMU_MMU_INTERNAL_H
 #define SMMU_MMU_INTERNAL_H
-
 
 #include "common.h"
 #include "host/notifier.h"
@@ -74,8 +74,6 @@ union sp_role {
 	};
 };
 
-/* Role bits that the paging context decides (everything but level/quadrant/direct/access). */
-union sp_role mmu_context_role(const struct smmu_cpu_state *s);
 
 struct sp {
 	struct list_head link;    /* on mmu_vm.active_list, newest first */
@@ -92,15 +90,6 @@ struct sp {
 	unsigned write_flooding_count; /* emulated writes since last use as a table */
 	bool unsync;              /* guest may have changed gptes since last sync */
 	uint64_t unsync_child_bitmap[SPTE_ENT_PER_PAGE / 64];
-};
-
-/* Outcomes of the fault path (KVM's RET_PF_*). */
-enum ret_pf {
-	RET_PF_FIXED,    /* an spte was installed: retry the access */
-	RET_PF_RETRY,    /* nothing done (raced): retry the access */
-	RET_PF_EMULATE,  /* the MMU performed the access itself */
-	RET_PF_INJECT,   /* the guest translation faults: inject #PF */
-	RET_PF_INVALID,  /* internal error (out of memory): report it */
 };
 
 /* How many roots a vCPU keeps cached besides the current one (KVM_MMU_NUM_PREV_ROOTS). */
@@ -211,78 +200,13 @@ struct mmu_vm {
 	void *flush_ctx;
 };
 
-/* The shadow hierarchy lost or changed a nonleaf link: see mmu_vm.table_gen. */
-static inline void mmu_tables_changed(struct mmu_vm *vm)
-{
-	__atomic_fetch_add(&vm->table_gen, 1, __ATOMIC_RELEASE);
-}
-
 /* Pages one fault may create (a root plus one per level): kept free below the cap. */
 #define MMU_MIN_FREE_PAGES 6
 
 #define MMU_HASH_BITS 12
 #define MMU_HASH_SIZE (1u << MMU_HASH_BITS)
 
-/* ---- sp.c: shadow page allocation, hash, lookup by hpa ------------------ */
-struct sp *sp_from_hpa(const struct mmu_vm *vm, hpa_t hpa);
-struct sp *sptep_to_sp(const struct mmu_vm *vm, const uint64_t *sptep);
-unsigned sptep_index(const struct sp *sp, const uint64_t *sptep);
-hpa_t sptep_to_hpa(const struct mmu_vm *vm, const uint64_t *sptep);
-uint64_t *hpa_to_sptes(const struct mmu_vm *vm, hpa_t hpa);
-bool sp_is_obsolete(const struct mmu_vm *vm, const struct sp *sp);
-gfn_t sp_get_gfn(const struct sp *sp, unsigned index);
-unsigned sp_get_access(const struct sp *sp, unsigned index);
-void sp_set_shadowed(struct sp *sp, unsigned index, gfn_t gfn, unsigned access);
-struct sp *sp_alloc(struct mmu_vcpu *v, gfn_t gfn, union sp_role role);
-void sp_free(struct mmu_vm *vm, struct sp *sp);
-void sp_hash_del(struct mmu_vm *vm, struct sp *sp);
-struct sp *sp_hash_first(const struct mmu_vm *vm, gfn_t gfn);
-int mmu_topup_caches(struct mmu_vcpu *v);
-int mmu_vm_sp_map_init(struct mmu_vm *vm);
-void mmu_vm_sp_map_destroy(struct mmu_vm *vm);
-
-/* Iterate the valid (not obsolete) pages shadowing gfn as a guest table. */
-#define for_each_gfn_valid_indirect_sp(vm, sp, gfn_)                                   \
-	for ((sp) = sp_hash_first((vm), (gfn_)); (sp); (sp) = (sp)->hash_next)          \
-		if ((sp)->gfn != (gfn_) || (sp)->role.direct || (sp)->role.invalid ||   \
-		    sp_is_obsolete((vm), (sp))) {                                       \
-		} else
-
-/* ---- link.c: linking, parent ptes, unsync bitmaps ----------------------- */
-void link_child_sp(struct mmu_vcpu *v, uint64_t *sptep, struct sp *child);
-void drop_parent_pte(struct mmu_vm *vm, struct sp *child, uint64_t *parent_sptep);
-void mark_parents_unsync(struct mmu_vm *vm, struct sp *sp);
-void clear_unsync_child_bit(struct mmu_vm *vm, struct sp *parent, unsigned index);
-
-/* ---- rmap.c: gfn -> sptes ------------------------------------------------ */
-struct rmap_head *gfn_to_rmap(struct mmu_vm *vm, gfn_t gfn, unsigned level);
-void rmap_add(struct mmu_vcpu *v, uint64_t *sptep, gfn_t gfn, unsigned level);
-/* The same with gfn's memslot already known. */
-void rmap_add_slot(struct mmu_vcpu *v, struct memslot *slot, uint64_t *sptep, gfn_t gfn,
-                   unsigned level);
-void rmap_remove(struct mmu_vm *vm, uint64_t *sptep);
-bool rmap_write_protect_gfn(struct mmu_vm *vm, gfn_t gfn);
-bool gfn_is_write_tracked(struct mmu_vm *vm, gfn_t gfn);
-void account_shadowed(struct mmu_vm *vm, struct sp *sp);
-void unaccount_shadowed(struct mmu_vm *vm, struct sp *sp);
-
-/* ---- zap.c: removing sptes and shadow pages ----------------------------- */
-void mmu_drop_spte(struct mmu_vm *vm, uint64_t *sptep);
-bool mmu_zap_spte(struct mmu_vm *vm, struct sp *sp, uint64_t *sptep, struct list_head *invalid_list);
-bool mmu_prepare_zap_page(struct mmu_vm *vm, struct sp *sp, struct list_head *invalid_list);
-void mmu_commit_zap_page(struct mmu_vm *vm, struct list_head *invalid_list);
-void mmu_flush_remote_tlbs(struct mmu_vm *vm);
-int mmu_make_pages_available(struct mmu_vcpu *v);
-void mmu_zap_obsolete_pages(struct mmu_vm *vm, unsigned long batch);
-
-/* ---- sync.c: unsync and resync ------------------------------------------ */
-int mmu_try_to_unsync_pages(struct mmu_vcpu *v, gfn_t gfn, bool can_unsync);
-bool mmu_sync_page(struct mmu_vcpu *v, struct sp *sp, struct list_head *invalid_list);
-void mmu_sync_children(struct mmu_vcpu *v, struct sp *parent);
-void mmu_sync_roots(struct mmu_vcpu *v);
-void mmu_sync_pages_of_gfn(struct mmu_vcpu *v, gfn_t gfn);
-
-/* ---- spte_make.c: leaf sptes from gptes --------------------------------- */
+/* A guest translation to map with a leaf spte (spte_make.c); gpte.c decodes them. */
 struct leaf_request {
 	gfn_t gfn;          /* guest frame being mapped */
 	unsigned level;     /* spte level */
@@ -295,59 +219,27 @@ struct leaf_request {
 	bool prefetch;      /* not the faulting access (sync, pte update) */
 	struct memslot *slot; /* gfn's memslot if the caller has it, else NULL (looked up) */
 };
-enum set_spte_result {
-	SET_SPTE_OK,
-	SET_SPTE_WRITE_PROTECTED, /* a write to a shadowed table: emulate */
-	SET_SPTE_MMIO,            /* no memslot: MMIO spte installed */
-	SET_SPTE_NOMEM,
-	SET_SPTE_RETRY,           /* the frame must be unshared first (cow_pending) */
-};
-enum set_spte_result mmu_set_spte(struct mmu_vcpu *v, struct sp *sp, uint64_t *sptep,
-                                  const struct leaf_request *req);
 
-/* ---- gpte.c: reading guest page tables ---------------------------------- */
-unsigned gpte_size(const struct sp *sp);
-gpa_t sp_gpte_gpa(const struct sp *sp, unsigned spte_index);
-int mmu_read_gpte(struct mmu_vm *vm, const struct sp *sp, unsigned spte_index, uint64_t *gpte);
-/*
- * For a pass over a whole page (sync): map sp's guest table once (NULL if
- * it has no backing; valid under mmu_lock), then read entries from it.
- */
-const void *mmu_map_gptes(struct mmu_vm *vm, const struct sp *sp);
-uint64_t mmu_gpte_at(const struct sp *sp, const void *table, unsigned spte_index);
-bool mmu_gpte_to_leaf(struct mmu_vcpu *v, const struct sp *sp, unsigned index, uint64_t gpte,
-                      struct leaf_request *req);
 
 /*
- * mmu_gpte_to_leaf() split for a pass over one page (sync): what depends
- * only on the page and the vCPU's mode is worked out once.
+ * The role bits a guest paging context decides (all but level, quadrant,
+ * direct and access): shadow pages made under other CR0.WP, EFER.NXE,
+ * SMEP/SMAP-without-WP or gpte size translate gptes differently (mmu.rst,
+ * "role.cr0_wp" ...), so they are other pages.
  */
-struct gpte_decoder {
-	uint64_t rsvd;        /* bits of a 4 KiB gpte that must be zero */
-	uint64_t addr_mask;   /* the frame-address field */
-	uint64_t nx_mask;     /* X86_PTE_NX when EFER.NXE gives XD a meaning, else 0 */
-	unsigned role_access; /* rights of the levels above (sp->role.access) */
-	bool pke;             /* 4/5-level paging: the gpte carries a protection key */
-	bool usable;          /* a leaf-level indirect page: its gptes can be decoded */
-};
+static inline union sp_role mmu_context_role(const struct smmu_cpu_state *s)
+{
+	union sp_role role = {.word = 0};
+	bool wp = s->cr0 & X86_CR0_WP;
 
-void gpte_decoder_init(struct gpte_decoder *d, const struct mmu_vcpu *v, const struct sp *sp);
-bool gpte_decode(const struct gpte_decoder *d, uint64_t gpte, struct leaf_request *req);
-
-/* ---- fault.c / pte_write.c / root.c -------------------------------------- */
-struct sp *mmu_get_sp(struct mmu_vcpu *v, gfn_t gfn, union sp_role role);
-void mmu_pte_write(struct mmu_vcpu *v, gpa_t gpa, unsigned bytes);
-int mmu_load_locked(struct mmu_vcpu *v);
-void mmu_reclaim_step(struct mmu_vm *vm);
-
-/* ---- notifier.c -------------------------------------------------------- */
-int mmu_notifier_attach(struct mmu_vm *vm);
-void mmu_notifier_detach(struct mmu_vm *vm);
-void mmu_gfn_cache_clear(struct mmu_vm *vm);
-
-/* ---- audit.c ------------------------------------------------------------ */
-int mmu_audit(struct mmu_vm *vm, char *msg, size_t msglen);
-/* With vm->audit set, run mmu_audit and abort on a broken invariant (tests). */
-void mmu_audit_if_enabled(struct mmu_vm *vm);
+	if (!(s->cr0 & X86_CR0_PG))
+		return role; /* paging off: one direct context whatever the bits */
+	role.cr0_wp = wp;
+	role.efer_nx = !!(s->efer & X86_EFER_NXE);
+	role.smep_andnot_wp = (s->cr4 & X86_CR4_SMEP) && !wp;
+	role.smap_andnot_wp = (s->cr4 & X86_CR4_SMAP) && !wp;
+	role.has_4_byte_gpte = !(s->cr4 & X86_CR4_PAE);
+	return role;
+}
 
 #endif /* SMMU_MMU_INTERNAL_H */

@@ -1,15 +1,26 @@
 /*
- * link.c - the shadow page DAG: linking a child page under a nonleaf
- * spte, its parent-pte list, and the unsync_child_bitmap marks that lead
- * from a root down to every unsync page (Documentation/virt/kvm/mmu.rst,
- * "unsync_children", "unsync_child_bitmap").
+ * unsync.c - letting a leaf-level shadow page go unsync, and the
+ * unsync_child_bitmap marks that lead from a root down to every unsync page
+ * (Documentation/virt/kvm/mmu.rst, "Synchronized and unsynchronized
+ * pages", "unsync_children", "unsync_child_bitmap").  Resynchronizing is
+ * sync.c.
+ *
+ * Rules (KVM's mmu_try_to_unsync_pages):
+ *   - only when every valid page shadowing the gfn is leaf-level: a page
+ *     directory's sptes point at other shadow pages that must stay exact;
+ *   - never for a prefetch (nothing asked for write access);
+ *   - a page that becomes unsync marks the path from its parents up
+ *     (unsync_child_bitmap), so syncing from a root finds it fast.
  *
  * Invariant: bit i of sp->unsync_child_bitmap is set only if spt[i] is a
  * present nonleaf spte whose child is unsync or has unsync children (it may
  * stay set a little longer: walkers clear stale bits as they meet them);
  * sp->unsync_children counts the set bits.
  */
-#include "mmu/shadow/shadow.h"
+#include <errno.h>
+
+#include "mmu/shadow/sp.h"
+#include "mmu/shadow/unsync.h"
 
 static bool test_and_set_bit64(uint64_t *map, unsigned i)
 {
@@ -30,7 +41,7 @@ static bool test_and_clear_bit64(uint64_t *map, unsigned i)
 }
 
 /* Mark the path above an sp that became unsync or got unsync children. */
-static void mark_unsync(struct mmu_vm *vm, uint64_t *parent_sptep)
+void mark_unsync(struct mmu_vm *vm, uint64_t *parent_sptep)
 {
 	struct sp *parent = sptep_to_sp(vm, parent_sptep);
 
@@ -61,23 +72,25 @@ void clear_unsync_child_bit(struct mmu_vm *vm, struct sp *parent, unsigned index
 	}
 }
 
-/* Point *sptep (in a page of the vCPU's tables) at child (KVM's link_shadow_page). */
-void link_child_sp(struct mmu_vcpu *v, uint64_t *sptep, struct sp *child)
+static void unsync_page(struct mmu_vm *vm, struct sp *sp)
 {
-	__atomic_store_n(sptep, spte_make_nonleaf(child->spt_hpa), __ATOMIC_RELEASE);
-	pte_list_add(&v->pte_list_desc_cache, &child->parent_ptes, sptep);
-	if (child->unsync_children || child->unsync)
-		mark_unsync(v->vm, sptep);
+	sp->unsync = true;
+	vm->stat.mmu_unsync++;
+	mark_parents_unsync(vm, sp);
 }
 
-/* Undo link_child_sp(): the parent spte no longer points at child. */
-void drop_parent_pte(struct mmu_vm *vm, struct sp *child, uint64_t *parent_sptep)
+int mmu_try_to_unsync_pages(struct mmu_vcpu *v, gfn_t gfn, bool can_unsync)
 {
-	struct sp *parent = sptep_to_sp(vm, parent_sptep);
+	struct mmu_vm *vm = v->vm;
+	struct sp *sp;
 
-	pte_list_remove(&vm->pte_list_desc_slab, &child->parent_ptes, parent_sptep);
-	if (parent)
-		clear_unsync_child_bit(vm, parent, sptep_index(parent, parent_sptep));
-	__atomic_store_n(parent_sptep, 0, __ATOMIC_RELEASE);
-	mmu_tables_changed(vm);
+	if (!vm->unsync_enabled || !can_unsync)
+		return -EPERM;
+	for_each_gfn_valid_indirect_sp(vm, sp, gfn)
+		if (sp->role.level != 1)
+			return -EPERM;
+	for_each_gfn_valid_indirect_sp(vm, sp, gfn)
+		if (!sp->unsync)
+			unsync_page(vm, sp);
+	return 0;
 }
