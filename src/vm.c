@@ -18,7 +18,6 @@
 #include "host/hostmem.h"
 #include "memslot/memslot.h"
 #include "mmu/mmu.h"
-#include "mmu/mmu_internal.h"
 #include "cpu/vcpu_cpu.h"
 
 #define SMMU_DEFAULT_ARENA (16ull << 30)
@@ -58,7 +57,7 @@ void smmu_vm_config_default(struct smmu_vm_config *cfg)
  */
 static void install_root(struct smmu_vcpu *vc, bool flush_if_changed)
 {
-	hpa_t root = vc->mmu->root.hpa;
+	hpa_t root = mmu_root_hpa(vc->mmu);
 	unsigned level = vcpu_cpu_root_level(&vc->cpu);
 
 	if (vc->cpu.walk.root == root && vc->cpu.walk.root_level == level)
@@ -121,16 +120,9 @@ static enum vcpu_pf_action op_page_fault(void *ctx, gva_t gva, enum smmu_access_
 /* Does a write of `which` change the paging context (mode or role bits)? */
 static bool context_changed(struct smmu_vcpu *vc, enum vcpu_reg which)
 {
-	const struct smmu_cpu_state *s = &vc->cpu.state;
-
 	if (which == VCPU_REG_PKRU || which == VCPU_REG_CR3)
 		return false;
-	if (smmu_paging_mode(s) != vc->mmu->mode)
-		return true;
-	if (mmu_context_role(s).word != vc->mmu->ctx_role.word)
-		return true;
-	/* PAE: cr0/cr4 writes may have reloaded the PDPTE registers. */
-	return vc->mmu->mode == SMMU_PAGING_PAE;
+	return mmu_context_stale(vc->mmu);
 }
 
 static void op_cr_changed(void *ctx, enum vcpu_reg which, uint64_t old_val, uint64_t new_val)
@@ -187,13 +179,13 @@ static int vcpu_setup(struct smmu_vm *vm, unsigned id)
 	struct vcpu_cpu_config cc = {
 		.arena = vm->arena,
 		.model = &vm->cfg.model,
-		.gpa_ops = &vm->mmu->gpa_ops,
+		.gpa_ops = mmu_gpa_ops(vm->mmu),
 		.mmu_ops = &vm_mmu_ops,
 		.mmu_ctx = vc,
 		.tlb_sets = vm->cfg.tlb_sets,
 		.tlb_ways = vm->cfg.tlb_ways,
 		.threaded = vm->cfg.threaded,
-		.table_gen = &vm->mmu->table_gen,
+		.table_gen = mmu_table_gen(vm->mmu),
 	};
 	int r;
 
@@ -321,6 +313,7 @@ int smmu_vm_add_slot(struct smmu_vm *vm, unsigned id, uint64_t gpa, uint64_t siz
 		return err;
 	}
 	/* MMIO sptes cached for these gfns carry an older generation: now stale. */
+	mmu_memslot_changed(vm->mmu, memslots_get(&vm->slots, id), false, MMU_SLOT_CREATE);
 	return 0;
 }
 
@@ -337,8 +330,7 @@ int smmu_vm_delete_slot(struct smmu_vm *vm, unsigned id)
 	hva = s->userspace_addr;
 	size = s->npages << PAGE_SHIFT;
 	r.userspace_addr = hva;
-	/* KVM zaps every translation through a slot before it goes away. */
-	mmu_zap_all_sync(vm->mmu);
+	mmu_memslot_prepare(vm->mmu, s, MMU_SLOT_DELETE);
 	err = memslots_set_region(&vm->slots, &r);
 	if (!err)
 		hostmem_unmap(vm->hm, hva, size);
@@ -355,7 +347,7 @@ int smmu_vm_move_slot(struct smmu_vm *vm, unsigned id, uint64_t new_gpa)
 	r = (struct memslot_region){.slot = id, .flags = s->flags, .guest_phys_addr = new_gpa,
 	                            .memory_size = s->npages << PAGE_SHIFT,
 	                            .userspace_addr = s->userspace_addr, .host = s->host};
-	mmu_zap_all_sync(vm->mmu);
+	mmu_memslot_prepare(vm->mmu, s, MMU_SLOT_MOVE);
 	return memslots_set_region(&vm->slots, &r);
 }
 
@@ -363,6 +355,8 @@ int smmu_vm_set_slot_flags(struct smmu_vm *vm, unsigned id, unsigned flags)
 {
 	struct memslot *s = id < MEMSLOT_ID_LIMIT ? memslots_get(&vm->slots, id) : NULL;
 	struct memslot_region r;
+	bool was_logging;
+	int err;
 
 	if (!s || (flags & ~3u))
 		return -EINVAL;
@@ -370,8 +364,13 @@ int smmu_vm_set_slot_flags(struct smmu_vm *vm, unsigned id, unsigned flags)
 	                            .guest_phys_addr = gfn_to_gpa(s->base_gfn),
 	                            .memory_size = s->npages << PAGE_SHIFT,
 	                            .userspace_addr = s->userspace_addr, .host = s->host};
-	mmu_zap_all_sync(vm->mmu);
-	return memslots_set_region(&vm->slots, &r);
+	was_logging = s->flags & MEMSLOT_LOG_DIRTY_PAGES;
+	mmu_memslot_prepare(vm->mmu, s, MMU_SLOT_FLAGS_ONLY);
+	err = memslots_set_region(&vm->slots, &r);
+	if (!err)
+		mmu_memslot_changed(vm->mmu, memslots_get(&vm->slots, id), was_logging,
+		                    MMU_SLOT_FLAGS_ONLY);
+	return err;
 }
 
 int smmu_vm_get_dirty_log(struct smmu_vm *vm, unsigned id, uint64_t *bitmap, size_t words)
@@ -650,7 +649,7 @@ int smmu_vcpu_get_state(struct smmu_vm *vm, unsigned vcpu, struct smmu_cpu_state
 int smmu_vm_get_stats(struct smmu_vm *vm, struct smmu_stats *out)
 {
 	struct mmu_stats ms;
-	struct mmu_slab_stats ss;
+	struct mmu_mem_stats mm;
 	struct memslot *s;
 
 	if (!vm || !out)
@@ -673,13 +672,11 @@ int smmu_vm_get_stats(struct smmu_vm *vm, struct smmu_stats *out)
 		out->mmio_reads += cs->mmio_reads;
 		out->mmio_writes += cs->mmio_writes;
 	}
-	out->shadow_pages = vm->mmu->n_used_mmu_pages;
-	mmu_slab_get_stats(&vm->mmu->sp_header_slab, &ss);
-	out->bytes_sp_headers = ss.bytes_in_use;
-	mmu_slab_get_stats(&vm->mmu->shadowed_slab, &ss);
-	out->bytes_shadowed = ss.bytes_in_use;
-	mmu_slab_get_stats(&vm->mmu->pte_list_desc_slab, &ss);
-	out->bytes_rmap_desc = ss.bytes_in_use;
+	mmu_get_mem_stats(vm->mmu, &mm);
+	out->shadow_pages = mm.shadow_pages;
+	out->bytes_sp_headers = mm.bytes_sp_headers;
+	out->bytes_shadowed = mm.bytes_shadowed;
+	out->bytes_rmap_desc = mm.bytes_rmap_desc;
 	out->bytes_spt_frames = arena_frames_in_use(vm->arena, ARENA_USE_SHADOW) * PAGE_SIZE;
 	out->bytes_guest_frames = arena_frames_in_use(vm->arena, ARENA_USE_GUEST) * PAGE_SIZE;
 	out->bytes_memslot_meta = vm->slots.meta_bytes;

@@ -82,6 +82,27 @@ void mmu_zap_all_fast(struct mmu_vm *vm);
 void mmu_zap_all_sync(struct mmu_vm *vm);
 
 /*
+ * Memslot changes (KVM_SET_USER_MEMORY_REGION), in KVM's two halves:
+ * mmu_memslot_prepare before the slot changes (DELETE, MOVE: no
+ * translation may go through the old slot any more; KVM's
+ * kvm_arch_flush_shadow_memslot, a zap-all here), mmu_memslot_changed
+ * after it (KVM's kvm_mmu_slot_apply_flags: FLAGS_ONLY turning dirty
+ * logging on write-protects the slot and zaps nothing; turning it off
+ * changes nothing; the read-only flag cannot change, as in KVM).
+ * `was_logging`: the slot logged before the change.
+ */
+enum mmu_slot_change {
+	MMU_SLOT_CREATE,
+	MMU_SLOT_DELETE,
+	MMU_SLOT_MOVE,
+	MMU_SLOT_FLAGS_ONLY,
+};
+struct memslot;
+void mmu_memslot_prepare(struct mmu_vm *vm, struct memslot *old, enum mmu_slot_change change);
+void mmu_memslot_changed(struct mmu_vm *vm, struct memslot *new_slot, bool was_logging,
+                         enum mmu_slot_change change);
+
+/*
  * Dirty logging (KVM_GET_DIRTY_LOG): copy and clear slot `id`'s bitmap into
  * out (npages bits), and write-protect the pages that were dirty so their
  * next write is seen.  0, -EINVAL (no slot), -ENOENT (logging off).
@@ -89,6 +110,23 @@ void mmu_zap_all_sync(struct mmu_vm *vm);
 int mmu_get_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out);
 
 void mmu_get_stats(struct mmu_vm *vm, struct mmu_stats *st);
+
+/* What the MMU's metadata costs, in bytes (smmu_stats' bytes_* fields). */
+struct mmu_mem_stats {
+	uint64_t shadow_pages;    /* n_used_mmu_pages */
+	uint64_t bytes_sp_headers; /* struct sp */
+	uint64_t bytes_shadowed;  /* indirect pages' gfn arrays */
+	uint64_t bytes_rmap_desc; /* rmap and parent-pte descriptors */
+};
+void mmu_get_mem_stats(struct mmu_vm *vm, struct mmu_mem_stats *out);
+
+/* For the vCPU: guest memory for its walker, and the table generation its caches follow. */
+const struct smmu_gpa_ops *mmu_gpa_ops(struct mmu_vm *vm);
+const uint64_t *mmu_table_gen(struct mmu_vm *vm);
+/* The root the vCPU's hardware walker must use now (INVALID_HPA: none loaded). */
+hpa_t mmu_root_hpa(const struct mmu_vcpu *v);
+/* Whether the vCPU's CR0/CR4/EFER now call for a new paging context (mmu_context_changed). */
+bool mmu_context_stale(const struct mmu_vcpu *v);
 /* The shadow page DAG of every vCPU's roots, as a Graphviz digraph. */
 int mmu_write_dot(struct mmu_vm *vm, FILE *out);
 /* Check every invariant; 0, or -EUCLEAN with a description in msg. */

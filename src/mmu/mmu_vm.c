@@ -1,5 +1,5 @@
 /*
- * mmu.c - the MMU behind mmu.h: creating and destroying the MMU of a VM and
+ * mmu_vm.c - the MMU behind mmu.h: creating and destroying the MMU of a VM and
  * of its vCPUs, what the VM may ask of it (the current root, the paging
  * context, memslot changes, statistics, the audit).  The events themselves
  * are handled by the shadow MMU's files (shadow/: fault.c, root.c,
@@ -181,4 +181,61 @@ int mmu_check(struct mmu_vm *vm, char *msg, size_t msglen)
 	r = mmu_audit(vm, msg, msglen);
 	mmu_lock_release(&vm->mmu_lock);
 	return r;
+}
+
+void mmu_get_mem_stats(struct mmu_vm *vm, struct mmu_mem_stats *out)
+{
+	struct mmu_slab_stats ss;
+
+	out->shadow_pages = vm->n_used_mmu_pages;
+	mmu_slab_get_stats(&vm->sp_header_slab, &ss);
+	out->bytes_sp_headers = ss.bytes_in_use;
+	mmu_slab_get_stats(&vm->shadowed_slab, &ss);
+	out->bytes_shadowed = ss.bytes_in_use;
+	mmu_slab_get_stats(&vm->pte_list_desc_slab, &ss);
+	out->bytes_rmap_desc = ss.bytes_in_use;
+}
+
+const struct smmu_gpa_ops *mmu_gpa_ops(struct mmu_vm *vm)
+{
+	return &vm->gpa_ops;
+}
+
+const uint64_t *mmu_table_gen(struct mmu_vm *vm)
+{
+	return &vm->table_gen;
+}
+
+hpa_t mmu_root_hpa(const struct mmu_vcpu *v)
+{
+	return v->root.hpa;
+}
+
+bool mmu_context_stale(const struct mmu_vcpu *v)
+{
+	const struct smmu_cpu_state *s = v->cpu;
+
+	if (smmu_paging_mode(s) != v->mode || mmu_context_role(s).word != v->ctx_role.word)
+		return true;
+	/* PAE: cr0/cr4 writes may have reloaded the PDPTE registers. */
+	return v->mode == SMMU_PAGING_PAE;
+}
+
+void mmu_memslot_prepare(struct mmu_vm *vm, struct memslot *old, enum mmu_slot_change change)
+{
+	(void)old;
+	/* KVM zaps every translation through a slot before it goes away or moves. */
+	if (change == MMU_SLOT_DELETE || change == MMU_SLOT_MOVE)
+		mmu_zap_all_sync(vm);
+}
+
+void mmu_memslot_changed(struct mmu_vm *vm, struct memslot *new_slot, bool was_logging,
+                         enum mmu_slot_change change)
+{
+	if (change != MMU_SLOT_FLAGS_ONLY || was_logging || !mmu_slot_dirty_logging(new_slot))
+		return;
+	mmu_lock_acquire(&vm->mmu_lock);
+	mmu_slot_write_protect(vm, new_slot);
+	mmu_audit_if_enabled(vm);
+	mmu_lock_release(&vm->mmu_lock);
 }

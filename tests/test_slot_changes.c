@@ -1,0 +1,157 @@
+/*
+ * test_slot_changes.c - what a memslot change does to the MMU
+ * (mmu_memslot_prepare / mmu_memslot_changed, KVM's
+ * kvm_mmu_slot_apply_flags): turning dirty logging on write-protects the
+ * slot and zaps nothing, so the next write to each page is logged; a delete
+ * or a move zaps every shadow page.  Guest-visible memory is checked
+ * against what the test wrote, the audit runs after every operation.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <shadowmmu/shadowmmu.h>
+
+#include "support/check.h"
+
+#define NPAGES 8
+
+/* A VM with paging off (gva = gpa) and one slot of NPAGES pages at gpa 0. */
+static struct smmu_vm *new_vm(void)
+{
+	struct smmu_vm_config cfg;
+	struct smmu_vm *vm = NULL;
+
+	smmu_vm_config_default(&cfg);
+	cfg.audit = true;
+	cfg.arena_bytes = 64ull << 20;
+	if (smmu_vm_create(&cfg, &vm) || smmu_vm_add_slot(vm, 0, 0, NPAGES * 4096, 0))
+		return NULL;
+	return vm;
+}
+
+static enum smmu_result w8(struct smmu_vm *vm, uint64_t gva, uint64_t val)
+{
+	struct smmu_outcome o;
+
+	smmu_vcpu_write(vm, 0, gva, 8, val, &o);
+	return o.result;
+}
+
+static uint64_t r8(struct smmu_vm *vm, uint64_t gva)
+{
+	struct smmu_outcome o;
+
+	smmu_vcpu_read(vm, 0, gva, 8, &o);
+	return o.result == SMMU_OK ? o.value : ~0ull;
+}
+
+static struct smmu_stats stats(struct smmu_vm *vm)
+{
+	struct smmu_stats st;
+
+	smmu_vm_get_stats(vm, &st);
+	return st;
+}
+
+static void test_enabling_dirty_logging_write_protects_and_zaps_nothing(void)
+{
+	struct smmu_vm *vm = new_vm();
+	struct smmu_stats before, after;
+	uint64_t log[1] = {0};
+
+	CHECK(vm);
+	for (unsigned i = 0; i < NPAGES; i++)
+		CHECK_EQ(w8(vm, i * 4096, 100 + i), SMMU_OK);
+	before = stats(vm);
+	CHECK_EQ(smmu_vm_set_slot_flags(vm, 0, SMMU_SLOT_LOG_DIRTY), 0);
+	after = stats(vm);
+	CHECK_EQ(after.mmu_shadow_zapped, before.mmu_shadow_zapped);
+	CHECK_EQ(after.shadow_pages, before.shadow_pages);
+	CHECK_EQ(after.zap_all, before.zap_all);
+	/* Reads go through the old, now read-only sptes; only writes are logged. */
+	CHECK_EQ(r8(vm, 2 * 4096), 102);
+	CHECK_EQ(w8(vm, 5 * 4096, 555), SMMU_OK);
+	CHECK_EQ(w8(vm, 7 * 4096 + 8, 777), SMMU_OK);
+	CHECK_EQ(smmu_vm_get_dirty_log(vm, 0, log, 1), 0);
+	CHECK_EQ(log[0], (1ull << 5) | (1ull << 7));
+	CHECK_EQ(stats(vm).pf_fixed, after.pf_fixed + 2); /* each logged write faulted */
+	/* Fetching the log re-protects: a second write to page 5 is logged again. */
+	CHECK_EQ(w8(vm, 5 * 4096, 556), SMMU_OK);
+	CHECK_EQ(smmu_vm_get_dirty_log(vm, 0, log, 1), 0);
+	CHECK_EQ(log[0], 1ull << 5);
+	CHECK_EQ(r8(vm, 5 * 4096), 556);
+	CHECK_EQ(r8(vm, 7 * 4096 + 8), 777);
+	CHECK_EQ(r8(vm, 0), 100);
+	smmu_vm_destroy(vm);
+}
+
+static void test_disabling_dirty_logging_zaps_nothing(void)
+{
+	struct smmu_vm *vm = new_vm();
+	uint64_t zapped, log[1];
+
+	CHECK(vm);
+	CHECK_EQ(smmu_vm_set_slot_flags(vm, 0, SMMU_SLOT_LOG_DIRTY), 0);
+	CHECK_EQ(w8(vm, 3 * 4096, 33), SMMU_OK);
+	zapped = stats(vm).mmu_shadow_zapped;
+	CHECK_EQ(smmu_vm_set_slot_flags(vm, 0, 0), 0);
+	CHECK_EQ(stats(vm).mmu_shadow_zapped, zapped);
+	CHECK_EQ(smmu_vm_get_dirty_log(vm, 0, log, 1), -ENOENT);
+	CHECK_EQ(w8(vm, 3 * 4096, 34), SMMU_OK);
+	CHECK_EQ(r8(vm, 3 * 4096), 34);
+	smmu_vm_destroy(vm);
+}
+
+/* As KVM, a slot's read-only flag cannot change (-EINVAL), and the refusal changes nothing. */
+static void test_read_only_toggle_is_refused(void)
+{
+	struct smmu_vm *vm = new_vm();
+	struct smmu_stats before;
+
+	CHECK(vm);
+	CHECK_EQ(w8(vm, 4096, 11), SMMU_OK);
+	before = stats(vm);
+	CHECK_EQ(smmu_vm_set_slot_flags(vm, 0, SMMU_SLOT_READONLY), -EINVAL);
+	CHECK_EQ(stats(vm).zap_all, before.zap_all);
+	CHECK_EQ(stats(vm).shadow_pages, before.shadow_pages);
+	CHECK_EQ(w8(vm, 4096, 12), SMMU_OK);
+	CHECK_EQ(r8(vm, 4096), 12);
+	smmu_vm_destroy(vm);
+}
+
+/* Delete and move: every shadow page goes, and the guest sees the slot where it now is. */
+static void test_delete_and_move_zap_everything(void)
+{
+	static const struct {
+		const char *what;
+		bool move;
+	} cases[] = {{"delete", false}, {"move", true}};
+
+	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct smmu_vm *vm = new_vm();
+		int r;
+
+		CHECK(vm);
+		CHECK_EQ(w8(vm, 4096, 42), SMMU_OK);
+		CHECK(stats(vm).shadow_pages > 0);
+		r = cases[c].move ? smmu_vm_move_slot(vm, 0, 1ull << 20) : smmu_vm_delete_slot(vm, 0);
+		CHECK_EQ(r, 0);
+		CHECK_EQ(stats(vm).shadow_pages, 0);
+		CHECK_EQ(r8(vm, 4096), ~0ull); /* now MMIO: no slot at gpa 4096 */
+		if (cases[c].move)
+			CHECK_EQ(r8(vm, (1ull << 20) + 4096), 42);
+		printf("  %s: ok\n", cases[c].what);
+		smmu_vm_destroy(vm);
+	}
+}
+
+int main(void)
+{
+	test_enabling_dirty_logging_write_protects_and_zaps_nothing();
+	test_disabling_dirty_logging_zaps_nothing();
+	test_read_only_toggle_is_refused();
+	test_delete_and_move_zap_everything();
+	return check_finish();
+}
