@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 typedef uint64_t gva_t;
 typedef uint64_t gpa_t;
@@ -65,6 +66,15 @@ static inline gpa_t gfn_to_gpa(gfn_t gfn)
 static inline uint64_t bits_range(unsigned hi, unsigned lo)
 {
 	return ((hi == 63) ? ~0ull : ((1ull << (hi + 1)) - 1)) & ~((1ull << lo) - 1);
+}
+
+/* Monotonic wall-clock time in seconds (run and bench timings). */
+static inline double smmu_now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 #endif /* SMMU_COMMON_H */

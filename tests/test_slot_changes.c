@@ -142,16 +142,15 @@ static void test_delete_and_move_zap_everything(void)
 		CHECK_EQ(r8(vm, 4096), ~0ull); /* now MMIO: no slot at gpa 4096 */
 		if (cases[c].move)
 			CHECK_EQ(r8(vm, (1ull << 20) + 4096), 42);
-		printf("  %s: ok\n", cases[c].what);
 		smmu_vm_destroy(vm);
 	}
 }
 
 int main(void)
 {
-	test_enabling_dirty_logging_write_protects_and_zaps_nothing();
-	test_disabling_dirty_logging_zaps_nothing();
-	test_read_only_toggle_is_refused();
-	test_delete_and_move_zap_everything();
+	RUN(test_enabling_dirty_logging_write_protects_and_zaps_nothing);
+	RUN(test_disabling_dirty_logging_zaps_nothing);
+	RUN(test_read_only_toggle_is_refused);
+	RUN(test_delete_and_move_zap_everything);
 	return check_finish();
 }

@@ -30,6 +30,7 @@
  */
 #include <shadowmmu/x86.h>
 
+#include "common.h"
 #include "ref/ref_walker.h"
 #include "support/check.h"
 #include "support/guestmem.h"
@@ -639,19 +640,11 @@ static void matrix_fini(struct matrix *mx)
 	guestmem_destroy(mx->pristine);
 }
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The whole matrix for one paging mode. */
 static void run_mode(enum smmu_paging_mode mode, unsigned long min_cases)
 {
 	struct matrix mx;
-	double t0 = now_seconds();
+	double t0 = smmu_now_seconds();
 
 	REQUIRE(matrix_init(&mx));
 	mx.rng ^= (uint64_t)mode << 56;
@@ -663,7 +656,7 @@ static void run_mode(enum smmu_paging_mode mode, unsigned long min_cases)
 		sweep_random(&mx, mode, RANDOM_CASES);
 	}
 	printf("  %-7s %8lu cases, %lu mismatches, %.1f s;", ref_paging_mode_name(mode), mx.cases,
-	       mx.mismatches, now_seconds() - t0);
+	       mx.mismatches, smmu_now_seconds() - t0);
 	for (unsigned k = 0; k < OUTCOME_KINDS; k++)
 		printf(" %s %lu", outcome_names[k], mx.outcomes[k]);
 	printf("\n");

@@ -18,6 +18,8 @@
 
 #include <shadowmmu/shadowmmu.h>
 
+#include "common.h"
+
 #include "trace/executor.h"
 #include "trace/trace.h"
 #include "workload.h"
@@ -334,14 +336,6 @@ static int exit_status(int err)
 	return err == -EDOM || err == -EUCLEAN ? EXIT_MISMATCH : EXIT_USAGE;
 }
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int sink_exec(void *ctx, const struct trace_record *rec)
 {
 	return exec_record(ctx, rec);
@@ -407,10 +401,10 @@ static int run_workload(const struct run_args *a, const char *cmd)
 		fprintf(stderr, "shadowmmu: %s: %s\n", a->trace, strerror(-ret));
 		return EXIT_USAGE;
 	}
-	start = now_seconds();
+	start = smmu_now_seconds();
 	ret = workload_generate(a->trace, &a->wp, sink_exec, e);
 	c = *exec_counts(e);
-	c.seconds = now_seconds() - start;
+	c.seconds = smmu_now_seconds() - start;
 	if (ret == -EDOM || ret == -EUCLEAN || (ret && *exec_message(e))) {
 		fprintf(stderr, "%s\n", exec_message(e));
 		ret = exit_status(ret);

@@ -367,21 +367,3 @@ bool hwwalk_leaf(const struct hwwalk_env *env, gva_t gva, enum smmu_access_type 
 	return true;
 }
 
-const char *hwwalk_exit_name(enum hwwalk_exit e)
-{
-	static const char *const names[HWWALK_NR_EXITS] = {
-	    [HWWALK_OK] = "ok",
-	    [HWWALK_NO_ROOT] = "no_root",
-	    [HWWALK_NOT_PRESENT] = "not_present",
-	    [HWWALK_WRITE_PROTECT] = "write_protect",
-	    [HWWALK_USER_SUPERVISOR] = "user_supervisor",
-	    [HWWALK_NX] = "nx",
-	    [HWWALK_SMEP] = "smep",
-	    [HWWALK_SMAP] = "smap",
-	    [HWWALK_PK] = "pk",
-	    [HWWALK_RESERVED] = "reserved",
-	    [HWWALK_BAD_HPA] = "bad_hpa",
-	};
-
-	return (unsigned)e < HWWALK_NR_EXITS ? names[e] : "?";
-}

@@ -23,8 +23,8 @@
  * CR4 or PKRU change), the way KVM precomputes mmu->permissions and
  * pkru_mask, so the TLB-hit path re-checks rights in a few instructions.
  */
-#ifndef SMMU_X86_HWWALK_H
-#define SMMU_X86_HWWALK_H
+#ifndef SMMU_CPU_HWWALK_H
+#define SMMU_CPU_HWWALK_H
 
 #include <shadowmmu/x86.h>
 
@@ -161,6 +161,5 @@ static inline hpa_t hwwalk_peek(const struct hwwalk_env *env, gva_t gva)
 }
 
 /* A printable name for an exit reason ("not_present", "smap", ...). */
-const char *hwwalk_exit_name(enum hwwalk_exit e);
 
-#endif /* SMMU_X86_HWWALK_H */
+#endif /* SMMU_CPU_HWWALK_H */

@@ -26,8 +26,8 @@
  * threaded vCPU acknowledges outside guest mode, so an entry read just
  * before a bump still names a live table for the rest of that access.
  */
-#ifndef SMMU_X86_PSC_H
-#define SMMU_X86_PSC_H
+#ifndef SMMU_CPU_PSC_H
+#define SMMU_CPU_PSC_H
 
 #include "common.h"
 
@@ -113,4 +113,4 @@ static inline void psc_flush(struct psc *c)
 	}
 }
 
-#endif /* SMMU_X86_PSC_H */
+#endif /* SMMU_CPU_PSC_H */

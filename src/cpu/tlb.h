@@ -29,8 +29,8 @@
  * holds a handful of entries - a cr3 switch right after the last one - costs
  * little more than a scan of the bitmap.
  */
-#ifndef SMMU_X86_TLB_H
-#define SMMU_X86_TLB_H
+#ifndef SMMU_CPU_TLB_H
+#define SMMU_CPU_TLB_H
 
 #include <shadowmmu/x86.h>
 
@@ -167,4 +167,4 @@ void tlb_flush(struct tlb *tlb, enum smmu_tlb_flush kind, unsigned pcid);
 /* Entries currently valid (tests, statistics). */
 unsigned tlb_count_valid(const struct tlb *tlb);
 
-#endif /* SMMU_X86_TLB_H */
+#endif /* SMMU_CPU_TLB_H */

@@ -685,14 +685,3 @@ void vcpu_cpu_tlb_flush(struct vcpu_cpu *v, enum smmu_tlb_flush kind)
 	tlb_flush(&v->tlb, kind, v->pcid);
 }
 
-const char *vcpu_result_name(enum vcpu_result r)
-{
-	static const char *const names[VCPU_NR_RESULTS] = {
-	    [VCPU_OK] = "ok",           [VCPU_PF] = "pf",
-	    [VCPU_GP] = "gp",           [VCPU_UD] = "ud",
-	    [VCPU_MMIO] = "mmio",       [VCPU_EMUL_FAIL] = "emulation_failure",
-	    [VCPU_INVALID] = "invalid",
-	};
-
-	return (unsigned)r < VCPU_NR_RESULTS ? names[r] : "?";
-}

@@ -23,8 +23,8 @@
  * vcpu_cpu_request_tlb_flush() (KVM's KVM_REQ_TLB_FLUSH), honoured at the
  * start of the vCPU's next operation.
  */
-#ifndef SMMU_X86_VCPU_CPU_H
-#define SMMU_X86_VCPU_CPU_H
+#ifndef SMMU_CPU_VCPU_CPU_H
+#define SMMU_CPU_VCPU_CPU_H
 
 #include <shadowmmu/x86.h>
 
@@ -80,8 +80,7 @@ struct vcpu_pf_reply {
 /*
  * The MMU's side.  ctx is the MMU's per-vCPU context.  Only page_fault is
  * required.  Calls are made from the vCPU's thread; the MMU may call back
- * into vcpu_cpu_set_root() / vcpu_cpu_tlb_flush() / vcpu_cpu_state() from
- * inside them.
+ * into vcpu_cpu_set_root() / vcpu_cpu_tlb_flush() from inside them.
  */
 struct vcpu_mmu_ops {
 	enum vcpu_pf_action (*page_fault)(void *ctx, gva_t gva, enum smmu_access_type access,
@@ -233,11 +232,4 @@ void vcpu_cpu_request_tlb_flush(struct vcpu_cpu *v);
  */
 void vcpu_cpu_kick_tlb_flush(struct vcpu_cpu *v);
 
-static inline const struct smmu_cpu_state *vcpu_cpu_state(const struct vcpu_cpu *v)
-{
-	return &v->state;
-}
-
-const char *vcpu_result_name(enum vcpu_result r);
-
-#endif /* SMMU_X86_VCPU_CPU_H */
+#endif /* SMMU_CPU_VCPU_CPU_H */

@@ -32,7 +32,6 @@
 
 /* state[] byte: bits 0-4 order, bits 5-7 kind (0 interior, 1 free, 2 + use live). */
 #define STATE_KIND_SHIFT 5
-#define STATE_ORDER_MASK 0x1f
 #define KIND_INTERIOR    0
 #define KIND_FREE        1
 #define KIND_LIVE_BASE   2

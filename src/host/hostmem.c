@@ -1038,7 +1038,3 @@ void hostmem_get_stats(struct hostmem *hm, struct hostmem_stats *st)
 	pthread_mutex_unlock(&hm->lock);
 }
 
-struct arena *hostmem_arena(const struct hostmem *hm)
-{
-	return hm->arena;
-}

@@ -146,6 +146,5 @@ int hostmem_notifier_register(struct hostmem *hm, struct mmu_notifier *mn);
 int hostmem_notifier_unregister(struct hostmem *hm, struct mmu_notifier *mn);
 
 void hostmem_get_stats(struct hostmem *hm, struct hostmem_stats *st);
-struct arena *hostmem_arena(const struct hostmem *hm);
 
 #endif /* SMMU_HOST_HOSTMEM_H */

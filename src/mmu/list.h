@@ -36,12 +36,6 @@ static inline void list_add(struct list_head *n, struct list_head *h)
 	list_insert_between(n, h, h->next);
 }
 
-/* Insert n right before h (at the tail). */
-static inline void list_add_tail(struct list_head *n, struct list_head *h)
-{
-	list_insert_between(n, h->prev, h);
-}
-
 static inline void list_del(struct list_head *n)
 {
 	n->prev->next = n->next;

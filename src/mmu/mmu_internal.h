@@ -130,12 +130,12 @@ struct mmu_vcpu {
 	struct x86_paging paging;
 	/*
 	 * The shadow path of the last fault that ended at a level-1 page
-	 * through indirect pages only (fault.c, fetch): consecutive faults in
+	 * through indirect pages only (fault.c, shadow_walk_to): consecutive faults in
 	 * one 2 MiB region under one root follow the same links, so the next
 	 * one starts at the level-1 page while table_gen says no nonleaf link
 	 * changed and no page was freed.  nr == 0: empty.
 	 */
-	struct fetch_path {
+	struct fault_path {
 		hpa_t root;
 		uint64_t region; /* gva >> 21 */
 		uint64_t gen;    /* vm->table_gen when filled */

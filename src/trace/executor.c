@@ -581,14 +581,6 @@ static inline void hint(const struct executor *e, const struct trace_record *rec
 		smmu_vcpu_prefetch(e->vm, rec->vcpu, rec->op[1]);
 }
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /*
  * Records read but not yet run: exec_run() reads EXEC_LOOKAHEAD records
  * ahead and hints each one as it arrives, so that a guest access's memory
@@ -645,7 +637,7 @@ int exec_records(struct executor *e, const struct trace_record *recs, size_t n)
 int exec_run(struct executor *e, struct trace_reader *r)
 {
 	struct lookahead la = {.rd = 1};
-	double start = now_seconds();
+	double start = smmu_now_seconds();
 	int ret = 0;
 
 	for (;;) {
@@ -670,7 +662,7 @@ int exec_run(struct executor *e, struct trace_reader *r)
 			snprintf(e->msg, sizeof(e->msg), "%s: %s", e->name, strerror(-ret));
 		e->err = ret;
 	}
-	e->counts.seconds += now_seconds() - start;
+	e->counts.seconds += smmu_now_seconds() - start;
 	return ret < 0 ? ret : 0;
 }
 

@@ -1,6 +1,8 @@
 /*
- * fault.c - the shadow page fault (KVM's FNAME(page_fault) and
- * FNAME(fetch), Documentation/virt/kvm/mmu.rst "Reaction to events"):
+ * fault.c - the shadow page fault (KVM's FNAME(page_fault) and the shadow
+ * walk KVM calls FNAME(fetch); "fetch" here means only an instruction
+ * fetch, so that walk is shadow_walk_to / shadow_map.  Documentation/virt/
+ * kvm/mmu.rst, "Reaction to events"):
  *
  *   1. walk the guest tables; if the guest translation faults, the fault is
  *      the guest's: reflect it (#PF with the walker's error code);
@@ -135,7 +137,7 @@ static enum mmu_fault_action emulate_write(struct mmu_vcpu *v, struct mmu_fault 
 
 #ifndef NDEBUG
 /* Debug builds: a path taken from last_path is the one a full walk finds. */
-static void fetch_path_check(struct mmu_vcpu *v, gva_t gva, const struct sp *leaf_sp)
+static void fault_path_check(struct mmu_vcpu *v, gva_t gva, const struct sp *leaf_sp)
 {
 	struct shadow_walk it;
 
@@ -151,7 +153,7 @@ static void fetch_path_check(struct mmu_vcpu *v, gva_t gva, const struct sp *lea
 	SMMU_ASSERT(it.sp == leaf_sp);
 }
 #else
-static void fetch_path_check(struct mmu_vcpu *v, gva_t gva, const struct sp *leaf_sp)
+static void fault_path_check(struct mmu_vcpu *v, gva_t gva, const struct sp *leaf_sp)
 {
 }
 #endif
@@ -163,9 +165,9 @@ static void fetch_path_check(struct mmu_vcpu *v, gva_t gva, const struct sp *lea
  * What the walk would have done on the way is done here too: each page on
  * the path is in use as a page table again (write_flooding_count = 0).
  */
-static bool fetch_path_hit(struct mmu_vcpu *v, gva_t gva, struct shadow_walk *it)
+static bool fault_path_hit(struct mmu_vcpu *v, gva_t gva, struct shadow_walk *it)
 {
-	const struct fetch_path *p = &v->last_path;
+	const struct fault_path *p = &v->last_path;
 
 	if (!p->nr || p->root != v->root.hpa || p->region != gva >> 21 ||
 	    p->gen != __atomic_load_n(&v->vm->table_gen, __ATOMIC_RELAXED))
@@ -174,14 +176,14 @@ static bool fetch_path_hit(struct mmu_vcpu *v, gva_t gva, struct shadow_walk *it
 		p->sp[i]->write_flooding_count = 0;
 	it->sp = p->sp[p->nr - 1];
 	it->level = 1;
-	fetch_path_check(v, gva, it->sp);
+	fault_path_check(v, gva, it->sp);
 	return true;
 }
 
 /* Record a path that reached level 1 through indirect pages only. */
-static void fetch_path_record(struct mmu_vcpu *v, gva_t gva, struct sp *const *path, unsigned nr)
+static void fault_path_record(struct mmu_vcpu *v, gva_t gva, struct sp *const *path, unsigned nr)
 {
-	struct fetch_path *p = &v->last_path;
+	struct fault_path *p = &v->last_path;
 
 	p->root = v->root.hpa;
 	p->region = gva >> 21;
@@ -198,15 +200,15 @@ static void fetch_path_record(struct mmu_vcpu *v, gva_t gva, struct sp *const *p
  * (~35 instructions per fault) because the cold MMIO path calls it too.
  */
 static inline __attribute__((always_inline)) bool
-fetch_walk(struct mmu_vcpu *v, const struct smmu_walk *w, gva_t gva, gfn_t gfn, unsigned target,
-           unsigned direct_access, unsigned req_pkey, struct shadow_walk *it)
+shadow_walk_to(struct mmu_vcpu *v, const struct smmu_walk *w, gva_t gva, gfn_t gfn,
+               unsigned target, unsigned direct_access, unsigned req_pkey, struct shadow_walk *it)
 {
 	struct mmu_vm *vm = v->vm;
 	struct sp *path[5];
 	unsigned nr = 0;
 	bool indirect = true;
 
-	if (target == 1 && fetch_path_hit(v, gva, it))
+	if (target == 1 && fault_path_hit(v, gva, it))
 		return true;
 	if (!shadow_walk_init(v, &v->root, gva, it))
 		return false;
@@ -250,13 +252,14 @@ fetch_walk(struct mmu_vcpu *v, const struct smmu_walk *w, gva_t gva, gfn_t gfn, 
 		it->level--;
 	}
 	if (target == 1 && indirect)
-		fetch_path_record(v, gva, path, nr);
+		fault_path_record(v, gva, path, nr);
 	return true;
 }
 
 /* Steps 3 and 4: shadow walk down to the leaf, creating pages, then the spte. */
-static enum set_spte_result fetch(struct mmu_vcpu *v, const struct smmu_walk *w,
-                                  struct mmu_fault *f, struct memslot *slot, unsigned access)
+static enum set_spte_result shadow_map(struct mmu_vcpu *v, const struct smmu_walk *w,
+                                       struct mmu_fault *f, struct memslot *slot,
+                                       unsigned access)
 {
 	gfn_t gfn = gpa_to_gfn(f->gpa);
 	unsigned target = leaf_level(v, w, slot, gfn);
@@ -274,7 +277,7 @@ static enum set_spte_result fetch(struct mmu_vcpu *v, const struct smmu_walk *w,
 	struct leaf_request req;
 	enum set_spte_result r;
 
-	if (!fetch_walk(v, w, f->gva, gfn, target, direct_access, req_pkey, &it))
+	if (!shadow_walk_to(v, w, f->gva, gfn, target, direct_access, req_pkey, &it))
 		return SET_SPTE_NOMEM;
 	it.sptep = &it.sp->spt[spte_index(f->gva, it.level)];
 	memset(&req, 0, sizeof(req));
@@ -377,7 +380,7 @@ static NOINLINE void mmio_spte_install(struct mmu_vcpu *v, const struct smmu_wal
 
 	if (!mmio_gen_usable(v->vm, &gen) || gfn >> SPTE_MMIO_GFN_BITS ||
 	    mmu_make_pages_available(v) ||
-	    !fetch_walk(v, w, gva, gfn, 1, direct_access, paging ? w->pkey : 0, &it))
+	    !shadow_walk_to(v, w, gva, gfn, 1, direct_access, paging ? w->pkey : 0, &it))
 		return;
 	sptep = &it.sp->spt[spte_index(gva, 1)];
 	old = spte_get(sptep);
@@ -431,7 +434,7 @@ static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fa
 		return emulate_write(v, f);
 	if (mmu_make_pages_available(v))
 		return MMU_FAULT_ERROR;
-	r = fetch(v, &w, f, slot, access);
+	r = shadow_map(v, &w, f, slot, access);
 	if (sync_if_needed(v))
 		f->leaf_level = 0; /* the sync may have dropped the leaf */
 	switch (r) {
