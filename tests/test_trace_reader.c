@@ -1,6 +1,6 @@
 /*
  * test_trace_reader.c - the text reader and canonical writer of trace format
- * version 1 (shared/trace-format.md): the spec's example, the lexical rules,
+ * version 1 (docs/trace-format.md): the spec's example, the lexical rules,
  * every static rule with the file:line:column of its error, streaming over a
  * FILE*, and the six conformance traces.
  */
@@ -12,7 +12,7 @@
 
 #include "support/check.h"
 
-/* The example of shared/trace-format.md, verbatim (indentation removed). */
+/* The example of docs/trace-format.md, verbatim (indentation removed). */
 static const char spec_example[] =
     "shadowmmu-trace 1\n"
     "slot 0 0 16M\n"

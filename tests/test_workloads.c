@@ -3,7 +3,7 @@
  *
  * Every workload, at a small size, for several seeds and in every paging
  * mode the model supports, must produce a trace that the reader accepts
- * (all static rules of shared/trace-format.md) after a round trip through
+ * (all static rules of docs/trace-format.md) after a round trip through
  * the text and binary writers, byte-identical for identical parameters.
  * Content checks look for the events each workload exists to produce
  * (copy-on-write faults, shootdowns, no-flush PCID switches, LA57

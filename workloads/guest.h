@@ -12,7 +12,7 @@
  *     kernel clears with explicit writes before reusing it.
  * Hence `r => VALUE` is emitted for data words, never for page-table words.
  *
- * TLB rule (shared/trace-format.md): every change to a present entry is
+ * TLB rule (docs/trace-format.md): every change to a present entry is
  * followed, before any access that depends on it, by an invlpg (or a
  * flushing cr3 load) on every vCPU that runs the address space, and with
  * PCIDs by marking the address space's PCID stale on the vCPUs that cached

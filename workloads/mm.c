@@ -8,9 +8,9 @@
  * tables and frames only through the direct map.  Error codes follow SDM
  * Vol. 3A 4.7: P (bit 0) for a protection fault, W/R (1), U/S (2) always
  * set here, I/D (4) on fetches (SMEP is on in every mode, so I/D is set in
- * 32-bit paging too, per shared/trace-format.md).
+ * 32-bit paging too, per docs/trace-format.md).
  *
- * Invalidation (SDM 4.10.4, and the TLB rule of shared/trace-format.md): a
+ * Invalidation (SDM 4.10.4, and the TLB rule of docs/trace-format.md): a
  * change to a present entry is followed by an INVLPG of each changed page
  * (or a flushing CR3 load beyond WL_INVLPG_MAX pages) on every vCPU that
  * runs the mm: on the others it is a shootdown, `@N invlpg` in the IPI

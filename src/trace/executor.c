@@ -1,6 +1,6 @@
 /*
  * executor.c - run trace records on a VM and check their expectations
- * (shared/trace-format.md is the authority on what a guest must observe).
+ * (docs/trace-format.md is the authority on what a guest must observe).
  *
  * Invariants: the VM exists iff a non-setup record was run (or exec_vm()
  * asked for it); after the first error `err` is non-zero and sticky, so a

@@ -8,7 +8,7 @@
  * all-ones) is compared with the expectation.  The first mismatch or run-time
  * error stops the run with a one-line message "NAME:LINE: ...".
  *
- * Run-time rules of shared/trace-format.md the executor enforces (the reader
+ * Run-time rules of docs/trace-format.md the executor enforces (the reader
  * enforces the static ones): outside IA-32e mode a GVA wider than 32 bits is
  * a malformed trace; a slot the memslot layer refuses (overlap, duplicate ID)
  * is a malformed trace; a vCPU call answering SMMU_INVALID is an error.

@@ -1,7 +1,7 @@
 /*
  * reader.c - the streaming trace reader: buffered input over a FILE* or a
  * memory buffer, format detection, and the parser of the version 1 text
- * form (shared/trace-format.md, "Lexical rules" and every record grammar).
+ * form (docs/trace-format.md, "Lexical rules" and every record grammar).
  *
  * One line is parsed at a time: it is checked to be ASCII, split into fields
  * at spaces and tabs up to a `#`, and matched against the record grammars;

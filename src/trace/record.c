@@ -3,7 +3,7 @@
  * every reader applies to a record before returning it.
  *
  * Static rules are those a trace breaks whatever state the machine is in
- * (shared/trace-format.md): the header first, set-up records (vcpus, cpu)
+ * (docs/trace-format.md): the header first, set-up records (vcpus, cpu)
  * before any guest record, @N below the vCPU count, cpu names and ranges,
  * slot GPA/SIZE 4 KiB aligned and nonzero, access size 1/2/4/8 within one
  * 4 KiB page, a write value (or expected read value) that fits the size,

@@ -1,6 +1,6 @@
 /*
  * trace.h - the trace layer: the record model of trace format version 1
- * (shared/trace-format.md, the authority), a streaming reader for its text
+ * (docs/trace-format.md, the authority), a streaming reader for its text
  * form and for the project's binary encoding (docs/trace-binary.md), and
  * writers for both.
  *
