@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "support/check.h"
+#include "support/flatmem.h"
 
 #define ARRAY_SIZE_(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -18,29 +19,9 @@
 
 static uint8_t mem_buf[MEM_SIZE];
 
-static int mem_read(void *ctx, uint64_t gpa, unsigned size, uint64_t *val)
-{
-	(void)ctx;
-	if (gpa >= MEM_SIZE || MEM_SIZE - gpa < size)
-		return -EFAULT;
-	*val = 0;
-	memcpy(val, mem_buf + gpa, size);
-	return 0;
-}
-
-static int mem_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, uint64_t new_val)
-{
-	uint64_t cur;
-
-	if (mem_read(ctx, gpa, size, &cur) < 0)
-		return -EFAULT;
-	if (cur != old)
-		return 1;
-	memcpy(mem_buf + gpa, &new_val, size);
-	return 0;
-}
-
-static const struct smmu_gpa_ops mem = {.read = mem_read, .cmpxchg = mem_cmpxchg};
+static struct flatmem flat = {.buf = mem_buf, .size = MEM_SIZE, .ro_base = MEM_SIZE};
+static const struct smmu_gpa_ops mem = {
+    .read = flatmem_read, .cmpxchg = flatmem_cmpxchg, .ctx = &flat};
 
 static void mem_put64(uint64_t gpa, uint64_t val)
 {

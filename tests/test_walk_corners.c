@@ -13,6 +13,7 @@
 #include "ref/ref_walker.h"
 #include "support/check.h"
 #include "support/guestmem.h"
+#include "support/pte_names.h"
 
 #include <errno.h>
 #include <string.h>
@@ -21,14 +22,6 @@
 
 #define MEM_SIZE (4ull << 20)
 #define ADDR52   0x000ffffffffff000ull
-
-#define P  X86_PTE_P
-#define RW X86_PTE_RW
-#define US X86_PTE_US
-#define A  X86_PTE_A
-#define D  X86_PTE_D
-#define PS X86_PTE_PS
-#define NX X86_PTE_NX
 
 /* One test's guest: memory, registers, CPU model, and a bump table allocator. */
 struct env {

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "support/check.h"
+#include "support/flatmem.h"
+#include "support/pte_names.h"
 
 /* ---- a tiny guest memory: 4 MiB at gpa 0, a read-only window, a racer ---- */
 #define MEM_SIZE 0x400000u
@@ -23,20 +25,9 @@ static unsigned cmpxchg_fail_left;  /* fail this many cmpxchgs with 1, memory un
 static uint64_t race_gpa, race_val; /* on the first cmpxchg: the guest writes race_val */
 static bool race_armed;
 
-static int mem_read(void *ctx, uint64_t gpa, unsigned size, uint64_t *val)
+/* The racer and the failure injector, in front of the flat memory's cmpxchg. */
+static int racy_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, uint64_t new_val)
 {
-	(void)ctx;
-	if (gpa >= MEM_SIZE || MEM_SIZE - gpa < size)
-		return -EFAULT;
-	*val = 0;
-	memcpy(val, mem_buf + gpa, size);
-	return 0;
-}
-
-static int mem_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, uint64_t new_val)
-{
-	uint64_t cur;
-
 	cmpxchg_calls++;
 	if (race_armed) {
 		race_armed = false;
@@ -46,17 +37,12 @@ static int mem_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, uin
 		cmpxchg_fail_left--;
 		return 1;
 	}
-	if (mem_read(ctx, gpa, size, &cur) < 0)
-		return -EFAULT;
-	if (gpa >= RO_BASE)
-		return -EROFS;
-	if (cur != old)
-		return 1;
-	memcpy(mem_buf + gpa, &new_val, size);
-	return 0;
+	return flatmem_cmpxchg(ctx, gpa, size, old, new_val);
 }
 
-static const struct smmu_gpa_ops mem = {.read = mem_read, .cmpxchg = mem_cmpxchg};
+static struct flatmem flat = {.buf = mem_buf, .size = MEM_SIZE, .ro_base = RO_BASE};
+static const struct smmu_gpa_ops mem = {
+    .read = flatmem_read, .cmpxchg = racy_cmpxchg, .ctx = &flat};
 
 static void put64(uint64_t gpa, uint64_t v)
 {
@@ -88,13 +74,6 @@ static struct smmu_cpu_model model;
 static struct smmu_cpu_state st;
 static struct smmu_walk w;
 
-#define P   X86_PTE_P
-#define RW  X86_PTE_RW
-#define US  X86_PTE_US
-#define A   X86_PTE_A
-#define D   X86_PTE_D
-#define PS  X86_PTE_PS
-#define NX  X86_PTE_NX
 #define PRU (P | RW | US)
 
 #define CR0_PG_ON (X86_CR0_PG | X86_CR0_PE | X86_CR0_ET)
