@@ -4,6 +4,22 @@
 
 #include <errno.h>
 
+/* One read or cmpxchg through the walker's view of gm, smmu_gpa_ops. */
+static int ops_read(struct guestmem *gm, uint64_t gpa, unsigned size, uint64_t *val)
+{
+	struct smmu_gpa_ops ops = guestmem_ops(gm);
+
+	return ops.read(ops.ctx, gpa, size, val);
+}
+
+static int ops_cmpxchg(struct guestmem *gm, uint64_t gpa, unsigned size, uint64_t old,
+                       uint64_t new_val)
+{
+	struct smmu_gpa_ops ops = guestmem_ops(gm);
+
+	return ops.cmpxchg(ops.ctx, gpa, size, old, new_val);
+}
+
 static void test_guestmem_rejects_bad_sizes(void)
 {
 	CHECK(guestmem_create(0) == NULL);
@@ -13,13 +29,12 @@ static void test_guestmem_rejects_bad_sizes(void)
 static void test_guestmem_reads_back_little_endian_values(void)
 {
 	struct guestmem *gm = guestmem_create(0x2000);
-	struct smmu_gpa_ops ops = guestmem_ops(gm);
 	uint64_t v = 0;
 
 	CHECK_EQ(guestmem_write64(gm, 0x1008, 0x1122334455667788ull), 0);
-	CHECK_EQ(ops.read(ops.ctx, 0x1008, 4, &v), 0);
+	CHECK_EQ(ops_read(gm, 0x1008, 4, &v), 0);
 	CHECK_EQ(v, 0x55667788);
-	CHECK_EQ(ops.read(ops.ctx, 0x100c, 4, &v), 0);
+	CHECK_EQ(ops_read(gm, 0x100c, 4, &v), 0);
 	CHECK_EQ(v, 0x11223344);
 	CHECK_EQ(*(uint8_t *)guestmem_hva(gm, 0x1008), 0x88);
 	guestmem_destroy(gm);
@@ -28,14 +43,13 @@ static void test_guestmem_reads_back_little_endian_values(void)
 static void test_guestmem_rejects_unaligned_odd_size_and_out_of_range(void)
 {
 	struct guestmem *gm = guestmem_create(0x2000);
-	struct smmu_gpa_ops ops = guestmem_ops(gm);
 	uint64_t v;
 
-	CHECK_EQ(ops.read(ops.ctx, 0x1004, 8, &v), -EINVAL);
-	CHECK_EQ(ops.read(ops.ctx, 0x1000, 2, &v), -EINVAL);
-	CHECK_EQ(ops.read(ops.ctx, 0x2000, 8, &v), -EFAULT);
-	CHECK_EQ(ops.read(ops.ctx, ~7ull, 8, &v), -EFAULT);
-	CHECK_EQ(ops.cmpxchg(ops.ctx, 0x2000, 8, 0, 1), -EFAULT);
+	CHECK_EQ(ops_read(gm, 0x1004, 8, &v), -EINVAL);
+	CHECK_EQ(ops_read(gm, 0x1000, 2, &v), -EINVAL);
+	CHECK_EQ(ops_read(gm, 0x2000, 8, &v), -EFAULT);
+	CHECK_EQ(ops_read(gm, ~7ull, 8, &v), -EFAULT);
+	CHECK_EQ(ops_cmpxchg(gm, 0x2000, 8, 0, 1), -EFAULT);
 	CHECK_EQ(guestmem_write64(gm, 0x1ff8 + 8, 1), -EFAULT);
 	CHECK_EQ(guestmem_set_hole(gm, 0x1000, 0x2000), -EINVAL);
 	CHECK_EQ(guestmem_set_readonly(gm, 0x800, 0x1000), -EINVAL);
@@ -46,12 +60,11 @@ static void test_guestmem_rejects_unaligned_odd_size_and_out_of_range(void)
 static void test_guestmem_cmpxchg_swaps_only_on_match(void)
 {
 	struct guestmem *gm = guestmem_create(0x1000);
-	struct smmu_gpa_ops ops = guestmem_ops(gm);
 
 	guestmem_write32(gm, 0x10, 5);
-	CHECK_EQ(ops.cmpxchg(ops.ctx, 0x10, 4, 4, 9), 1);
+	CHECK_EQ(ops_cmpxchg(gm, 0x10, 4, 4, 9), 1);
 	CHECK_EQ(guestmem_peek(gm, 0x10, 4), 5);
-	CHECK_EQ(ops.cmpxchg(ops.ctx, 0x10, 4, 5, 9), 0);
+	CHECK_EQ(ops_cmpxchg(gm, 0x10, 4, 5, 9), 0);
 	CHECK_EQ(guestmem_peek(gm, 0x10, 4), 9);
 	CHECK_EQ(guestmem_stats(gm).cmpxchg_writes, 1);
 	guestmem_destroy(gm);
@@ -60,13 +73,12 @@ static void test_guestmem_cmpxchg_swaps_only_on_match(void)
 static void test_guestmem_readonly_page_refuses_cmpxchg_but_not_host_writes(void)
 {
 	struct guestmem *gm = guestmem_create(0x2000);
-	struct smmu_gpa_ops ops = guestmem_ops(gm);
 	uint64_t v;
 
 	CHECK_EQ(guestmem_set_readonly(gm, 0x1000, 0x1000), 0);
 	CHECK_EQ(guestmem_write64(gm, 0x1000, 7), 0);
-	CHECK_EQ(ops.cmpxchg(ops.ctx, 0x1000, 8, 7, 8), -EROFS);
-	CHECK_EQ(ops.read(ops.ctx, 0x1000, 8, &v), 0);
+	CHECK_EQ(ops_cmpxchg(gm, 0x1000, 8, 7, 8), -EROFS);
+	CHECK_EQ(ops_read(gm, 0x1000, 8, &v), 0);
 	CHECK_EQ(v, 7);
 	guestmem_destroy(gm);
 }
@@ -74,12 +86,11 @@ static void test_guestmem_readonly_page_refuses_cmpxchg_but_not_host_writes(void
 static void test_guestmem_hole_is_unbacked(void)
 {
 	struct guestmem *gm = guestmem_create(0x3000);
-	struct smmu_gpa_ops ops = guestmem_ops(gm);
 	uint64_t v;
 
 	CHECK_EQ(guestmem_set_hole(gm, 0x1000, 0x1000), 0);
-	CHECK_EQ(ops.read(ops.ctx, 0x1ff8, 8, &v), -EFAULT);
-	CHECK_EQ(ops.read(ops.ctx, 0x2000, 8, &v), 0);
+	CHECK_EQ(ops_read(gm, 0x1ff8, 8, &v), -EFAULT);
+	CHECK_EQ(ops_read(gm, 0x2000, 8, &v), 0);
 	CHECK_EQ(guestmem_write64(gm, 0x1000, 1), -EFAULT);
 	guestmem_destroy(gm);
 }
@@ -87,17 +98,16 @@ static void test_guestmem_hole_is_unbacked(void)
 static void test_guestmem_injected_races_fail_then_succeed(void)
 {
 	struct guestmem *gm = guestmem_create(0x1000);
-	struct smmu_gpa_ops ops = guestmem_ops(gm);
 
 	guestmem_inject_races(gm, 2);
-	CHECK_EQ(ops.cmpxchg(ops.ctx, 0, 8, 0, 1), 1);
-	CHECK_EQ(ops.cmpxchg(ops.ctx, 0, 8, 0, 1), 1);
+	CHECK_EQ(ops_cmpxchg(gm, 0, 8, 0, 1), 1);
+	CHECK_EQ(ops_cmpxchg(gm, 0, 8, 0, 1), 1);
 	CHECK_EQ(guestmem_peek(gm, 0, 8), 0);
-	CHECK_EQ(ops.cmpxchg(ops.ctx, 0, 8, 0, 1), 0);
+	CHECK_EQ(ops_cmpxchg(gm, 0, 8, 0, 1), 0);
 	CHECK_EQ(guestmem_stats(gm).races, 2);
 	/* A racing guest store lands just before the next cmpxchg. */
 	CHECK_EQ(guestmem_race_store(gm, 8, 8, 0x55), 0);
-	CHECK_EQ(ops.cmpxchg(ops.ctx, 8, 8, 0, 1), 1);
+	CHECK_EQ(ops_cmpxchg(gm, 8, 8, 0, 1), 1);
 	CHECK_EQ(guestmem_peek(gm, 8, 8), 0x55);
 	CHECK_EQ(guestmem_race_store(gm, 0x1000, 8, 0), -EFAULT);
 	guestmem_destroy(gm);

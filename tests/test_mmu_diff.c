@@ -132,62 +132,105 @@ static void compare(struct gen *g, const struct smmu_outcome *exp, const struct 
 	          smmu_result_name(got->result), (unsigned long long)got->value, got->error_code);
 }
 
-static void do_read(struct gen *g, uint64_t gva, unsigned size)
+/* One guest operation of the generator, which run_op() applies to both machines. */
+enum op_kind { OP_READ, OP_WRITE, OP_FETCH, OP_REG, OP_INVLPG };
+
+struct op {
+	enum op_kind kind;
+	uint64_t gva;      /* all but OP_REG */
+	unsigned size;     /* OP_READ, OP_WRITE */
+	uint64_t val;      /* OP_WRITE, OP_REG */
+	enum smmu_reg reg; /* OP_REG */
+};
+
+/* The op as the trace names it: g->last, for SMMU_DIFF_TRACE and failure messages. */
+static void op_describe(struct gen *g, const struct op *op)
+{
+	unsigned long long gva = op->gva, val = op->val;
+
+	switch (op->kind) {
+	case OP_READ:
+		snprintf(g->last, sizeof(g->last), "r %u %#llx", op->size, gva);
+		break;
+	case OP_WRITE:
+		snprintf(g->last, sizeof(g->last), "w %u %#llx %#llx", op->size, gva, val);
+		break;
+	case OP_FETCH:
+		snprintf(g->last, sizeof(g->last), "x %#llx", gva);
+		break;
+	case OP_REG:
+		snprintf(g->last, sizeof(g->last), "reg %d %#llx", op->reg, val);
+		break;
+	case OP_INVLPG:
+		snprintf(g->last, sizeof(g->last), "invlpg %#llx", gva);
+		break;
+	}
+}
+
+/* The op on the reference machine (into *e), then on the VM's vCPU 0 (into *o). */
+static void op_apply(struct gen *g, const struct op *op, struct smmu_outcome *e,
+                     struct smmu_outcome *o)
+{
+	switch (op->kind) {
+	case OP_READ:
+		refm_read(&g->rm, op->gva, op->size, e);
+		smmu_vcpu_read(g->vm, 0, op->gva, op->size, o);
+		break;
+	case OP_WRITE:
+		refm_write(&g->rm, op->gva, op->size, op->val, e);
+		smmu_vcpu_write(g->vm, 0, op->gva, op->size, op->val, o);
+		break;
+	case OP_FETCH:
+		refm_fetch(&g->rm, op->gva, e);
+		smmu_vcpu_fetch(g->vm, 0, op->gva, o);
+		break;
+	case OP_REG:
+		refm_write_reg(&g->rm, op->reg, op->val, e);
+		smmu_vcpu_write_reg(g->vm, 0, op->reg, op->val, o);
+		break;
+	case OP_INVLPG:
+		refm_invlpg(&g->rm, op->gva, e);
+		smmu_vcpu_invlpg(g->vm, 0, op->gva, o);
+		break;
+	}
+}
+
+/* Name, trace, apply to both machines, compare; the reference's result. */
+static enum smmu_result run_op(struct gen *g, const struct op *op)
 {
 	struct smmu_outcome e, o;
 
-	snprintf(g->last, sizeof(g->last), "r %u %#llx", size, (unsigned long long)gva);
+	op_describe(g, op);
 	trace_op(g);
-	refm_read(&g->rm, gva, size, &e);
-	smmu_vcpu_read(g->vm, 0, gva, size, &o);
+	op_apply(g, op, &e, &o);
 	compare(g, &e, &o);
+	return e.result;
+}
+
+static void do_read(struct gen *g, uint64_t gva, unsigned size)
+{
+	run_op(g, &(struct op){.kind = OP_READ, .gva = gva, .size = size});
 }
 
 static void do_write(struct gen *g, uint64_t gva, unsigned size, uint64_t val)
 {
-	struct smmu_outcome e, o;
-
-	snprintf(g->last, sizeof(g->last), "w %u %#llx %#llx", size, (unsigned long long)gva,
-	         (unsigned long long)val);
-	trace_op(g);
-	refm_write(&g->rm, gva, size, val, &e);
-	smmu_vcpu_write(g->vm, 0, gva, size, val, &o);
-	compare(g, &e, &o);
+	run_op(g, &(struct op){.kind = OP_WRITE, .gva = gva, .size = size, .val = val});
 }
 
 static void do_fetch(struct gen *g, uint64_t gva)
 {
-	struct smmu_outcome e, o;
-
-	snprintf(g->last, sizeof(g->last), "x %#llx", (unsigned long long)gva);
-	trace_op(g);
-	refm_fetch(&g->rm, gva, &e);
-	smmu_vcpu_fetch(g->vm, 0, gva, &o);
-	compare(g, &e, &o);
+	run_op(g, &(struct op){.kind = OP_FETCH, .gva = gva});
 }
 
 /* Write a register on both machines; true if the reference took it (no #GP/#UD). */
 static bool do_reg(struct gen *g, enum smmu_reg reg, uint64_t val)
 {
-	struct smmu_outcome e, o;
-
-	snprintf(g->last, sizeof(g->last), "reg %d %#llx", reg, (unsigned long long)val);
-	trace_op(g);
-	refm_write_reg(&g->rm, reg, val, &e);
-	smmu_vcpu_write_reg(g->vm, 0, reg, val, &o);
-	compare(g, &e, &o);
-	return e.result == SMMU_OK;
+	return run_op(g, &(struct op){.kind = OP_REG, .reg = reg, .val = val}) == SMMU_OK;
 }
 
 static void do_invlpg(struct gen *g, uint64_t gva)
 {
-	struct smmu_outcome e, o;
-
-	snprintf(g->last, sizeof(g->last), "invlpg %#llx", (unsigned long long)gva);
-	trace_op(g);
-	refm_invlpg(&g->rm, gva, &e);
-	smmu_vcpu_invlpg(g->vm, 0, gva, &o);
-	compare(g, &e, &o);
+	run_op(g, &(struct op){.kind = OP_INVLPG, .gva = gva});
 }
 
 static void do_cpl(struct gen *g, unsigned cpl)

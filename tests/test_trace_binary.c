@@ -96,6 +96,24 @@ static int convert(const void *in, size_t inlen, enum trace_format fmt, char **o
 	return rc;
 }
 
+/*
+ * Tests of the sample's binary form take it as (bin, binlen): a fresh
+ * conversion for each, which the test may scribble on and need not free.
+ */
+static void (*sample_binary_test)(char *bin, size_t binlen);
+
+static void run_on_sample_binary(void)
+{
+	char *bin = NULL;
+	size_t binlen = 0;
+
+	REQUIRE(convert(sample, strlen(sample), TRACE_FORMAT_BINARY, &bin, &binlen) == 0);
+	sample_binary_test(bin, binlen);
+	free(bin);
+}
+
+#define RUN_ON_SAMPLE_BINARY(fn) (sample_binary_test = (fn), check_run(#fn, run_on_sample_binary))
+
 static void test_crc32c_matches_the_castagnoli_check_value(void)
 {
 	CHECK_EQ(trace_crc32c(0, "123456789", 9), 0xe3069283);
@@ -124,15 +142,12 @@ static void test_text_to_binary_to_text_is_identical_to_the_canonical_text(void)
 	free(canon2);
 }
 
-static void test_binary_keeps_vcpu_and_source_line_of_every_record(void)
+static void test_binary_keeps_vcpu_and_source_line_of_every_record(char *bin, size_t binlen)
 {
-	char *bin = NULL;
-	size_t binlen = 0;
 	struct trace_reader *rt, *rb;
 	struct trace_record a, b;
 	int ra, rb_rc;
 
-	REQUIRE(convert(sample, strlen(sample), TRACE_FORMAT_BINARY, &bin, &binlen) == 0);
 	REQUIRE(trace_reader_open_mem(&rt, sample, strlen(sample), "t", NULL) == 0);
 	REQUIRE(trace_reader_open_mem(&rb, bin, binlen, "b", NULL) == 0);
 	CHECK(trace_reader_format(rb) == TRACE_FORMAT_BINARY);
@@ -150,31 +165,24 @@ static void test_binary_keeps_vcpu_and_source_line_of_every_record(void)
 	CHECK_EQ(ra, 0);
 	trace_reader_close(rt);
 	trace_reader_close(rb);
-	free(bin);
 }
 
-static void test_header_holds_magic_version_and_record_count(void)
+static void test_header_holds_magic_version_and_record_count(char *bin, size_t binlen)
 {
-	char *bin = NULL;
-	size_t binlen = 0;
 	uint64_t count = 0;
 
-	REQUIRE(convert(sample, strlen(sample), TRACE_FORMAT_BINARY, &bin, &binlen) == 0);
 	REQUIRE(binlen > 24);
 	CHECK(memcmp(bin, "\x89smmutrc", 8) == 0);
 	CHECK(bin[8] == 1 && bin[9] == 0);
 	for (int i = 7; i >= 0; i--)
 		count = count << 8 | (unsigned char)bin[16 + i];
 	CHECK_EQ(count, 31);
-	free(bin);
 }
 
-static void test_every_single_byte_corruption_is_detected(void)
+static void test_every_single_byte_corruption_is_detected(char *bin, size_t binlen)
 {
-	char *bin = NULL, err[512];
-	size_t binlen = 0;
+	char err[512];
 
-	REQUIRE(convert(sample, strlen(sample), TRACE_FORMAT_BINARY, &bin, &binlen) == 0);
 	for (size_t i = 0; i < binlen; i++) {
 		for (unsigned bit = 0; bit < 8; bit += 3) {
 			struct trace_reader *r;
@@ -195,15 +203,12 @@ static void test_every_single_byte_corruption_is_detected(void)
 			bin[i] ^= (char)(1u << bit);
 		}
 	}
-	free(bin);
 }
 
-static void test_every_truncation_is_detected(void)
+static void test_every_truncation_is_detected(char *bin, size_t binlen)
 {
-	char *bin = NULL, err[512];
-	size_t binlen = 0;
+	char err[512];
 
-	REQUIRE(convert(sample, strlen(sample), TRACE_FORMAT_BINARY, &bin, &binlen) == 0);
 	for (size_t len = 1; len < binlen; len++) {
 		long n = read_all(bin, len, NULL, err, sizeof(err));
 
@@ -213,15 +218,12 @@ static void test_every_truncation_is_detected(void)
 	      strstr(err, "truncated header"));
 	CHECK(read_all(bin, binlen - 3, NULL, err, sizeof(err)) == -EBADMSG &&
 	      strstr(err, "truncated trailer"));
-	free(bin);
 }
 
-static void test_data_after_the_trailer_is_rejected(void)
+static void test_data_after_the_trailer_is_rejected(char *bin, size_t binlen)
 {
-	char *bin = NULL, *longer, err[512];
-	size_t binlen = 0;
+	char *longer, err[512];
 
-	REQUIRE(convert(sample, strlen(sample), TRACE_FORMAT_BINARY, &bin, &binlen) == 0);
 	longer = malloc(binlen + 1);
 	REQUIRE(longer);
 	memcpy(longer, bin, binlen);
@@ -229,7 +231,6 @@ static void test_data_after_the_trailer_is_rejected(void)
 	CHECK(read_all(longer, binlen + 1, NULL, err, sizeof(err)) == -EBADMSG &&
 	      strstr(err, "data after the trailer"));
 	free(longer);
-	free(bin);
 }
 
 static void test_binary_records_obey_the_same_static_rules_as_text(void)
@@ -374,11 +375,11 @@ int main(void)
 {
 	RUN(test_crc32c_matches_the_castagnoli_check_value);
 	RUN(test_text_to_binary_to_text_is_identical_to_the_canonical_text);
-	RUN(test_binary_keeps_vcpu_and_source_line_of_every_record);
-	RUN(test_header_holds_magic_version_and_record_count);
-	RUN(test_every_single_byte_corruption_is_detected);
-	RUN(test_every_truncation_is_detected);
-	RUN(test_data_after_the_trailer_is_rejected);
+	RUN_ON_SAMPLE_BINARY(test_binary_keeps_vcpu_and_source_line_of_every_record);
+	RUN_ON_SAMPLE_BINARY(test_header_holds_magic_version_and_record_count);
+	RUN_ON_SAMPLE_BINARY(test_every_single_byte_corruption_is_detected);
+	RUN_ON_SAMPLE_BINARY(test_every_truncation_is_detected);
+	RUN_ON_SAMPLE_BINARY(test_data_after_the_trailer_is_rejected);
 	RUN(test_binary_records_obey_the_same_static_rules_as_text);
 	RUN(test_binary_without_header_record_is_rejected);
 	RUN(test_writer_refuses_an_unsorted_list);

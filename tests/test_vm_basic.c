@@ -25,6 +25,23 @@ static struct smmu_vm *new_vm(void)
 	return vm;
 }
 
+/*
+ * A test is `static void test_...(struct smmu_vm *vm)` on a fresh VM from
+ * new_vm() (no memslots yet); the runner destroys it after.
+ */
+static void (*vm_test)(struct smmu_vm *vm);
+
+static void run_vm_test(void)
+{
+	struct smmu_vm *vm = new_vm();
+
+	REQUIRE(vm);
+	vm_test(vm);
+	smmu_vm_destroy(vm);
+}
+
+#define RUN_VM(fn) (vm_test = (fn), check_run(#fn, run_vm_test))
+
 static struct smmu_outcome w8(struct smmu_vm *vm, uint64_t gva, uint64_t val)
 {
 	struct smmu_outcome o;
@@ -50,12 +67,10 @@ static struct smmu_outcome reg(struct smmu_vm *vm, enum smmu_reg r, uint64_t val
 }
 
 /* trace-format.md's example, record by record. */
-static void test_trace_format_example_runs_as_specified(void)
+static void test_trace_format_example_runs_as_specified(struct smmu_vm *vm)
 {
-	struct smmu_vm *vm = new_vm();
 	struct smmu_outcome o;
 
-	REQUIRE(vm);
 	CHECK_EQ(smmu_vm_add_slot(vm, 0, 0, 16 << 20, 0), 0);
 	CHECK_EQ(w8(vm, 0x1000, 0x2003).result, SMMU_OK);
 	CHECK_EQ(w8(vm, 0x2000, 0x3003).result, SMMU_OK);
@@ -81,7 +96,6 @@ static void test_trace_format_example_runs_as_specified(void)
 	o = r8(vm, 0);
 	CHECK_EQ(o.result, SMMU_PF);
 	CHECK_EQ(o.error_code, 0x0);
-	smmu_vm_destroy(vm);
 }
 
 /*
@@ -107,14 +121,12 @@ static void enable_long_mode(struct smmu_vm *vm)
 }
 
 /* The DAG of the example's 4-level root: PML4 -> PDPT -> PD -> PT, one edge each. */
-static void test_dot_draws_the_root_and_its_chain_of_tables(void)
+static void test_dot_draws_the_root_and_its_chain_of_tables(struct smmu_vm *vm)
 {
-	struct smmu_vm *vm = new_vm();
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
 
-	REQUIRE(vm);
 	CHECK_EQ(smmu_vm_add_slot(vm, 0, 0, 16 << 20, 0), 0);
 	map_example_tables(vm);
 	enable_long_mode(vm);
@@ -131,15 +143,12 @@ static void test_dot_draws_the_root_and_its_chain_of_tables(void)
 	CHECK(strstr(text, "L1 gpt gfn 0x4") != NULL);
 	CHECK(strstr(text, "1 leaves") != NULL);
 	free(text);
-	smmu_vm_destroy(vm);
 }
 
-static void test_paging_off_reads_back_and_unbacked_gpa_is_mmio(void)
+static void test_paging_off_reads_back_and_unbacked_gpa_is_mmio(struct smmu_vm *vm)
 {
-	struct smmu_vm *vm = new_vm();
 	struct smmu_outcome o;
 
-	REQUIRE(vm);
 	CHECK_EQ(smmu_vm_add_slot(vm, 0, 0, 1 << 20, 0), 0);
 	CHECK_EQ(w8(vm, 0x5000, 42).result, SMMU_OK);
 	CHECK_EQ(r8(vm, 0x5000).value, 42);
@@ -147,26 +156,18 @@ static void test_paging_off_reads_back_and_unbacked_gpa_is_mmio(void)
 	CHECK_EQ(o.result, SMMU_MMIO);
 	CHECK_EQ(o.value, ~0ull);
 	CHECK_EQ(w8(vm, 0x200000, 1).result, SMMU_MMIO);
-	smmu_vm_destroy(vm);
 }
 
-static void test_read_only_slot_discards_writes(void)
+static void test_read_only_slot_discards_writes(struct smmu_vm *vm)
 {
-	struct smmu_vm *vm = new_vm();
-
-	REQUIRE(vm);
 	CHECK_EQ(smmu_vm_add_slot(vm, 0, 0, 1 << 20, SMMU_SLOT_READONLY), 0);
 	CHECK_EQ(r8(vm, 0x1000).value, 0);
 	CHECK_EQ(w8(vm, 0x1000, 7).result, SMMU_MMIO);
 	CHECK_EQ(r8(vm, 0x1000).value, 0);
-	smmu_vm_destroy(vm);
 }
 
-static void test_slot_errors_change_nothing(void)
+static void test_slot_errors_change_nothing(struct smmu_vm *vm)
 {
-	struct smmu_vm *vm = new_vm();
-
-	REQUIRE(vm);
 	CHECK_EQ(smmu_vm_add_slot(vm, 0, 0, 1 << 20, 0), 0);
 	CHECK_EQ(smmu_vm_add_slot(vm, 1, 0x80000, 1 << 20, 0), -EEXIST);
 	CHECK_EQ(smmu_vm_add_slot(vm, 1, 0x100001, 4096, 0), -EINVAL);
@@ -174,7 +175,6 @@ static void test_slot_errors_change_nothing(void)
 	CHECK_EQ(smmu_vm_delete_slot(vm, 5), -EINVAL);
 	CHECK_EQ(w8(vm, 0x1000, 9).result, SMMU_OK);
 	CHECK_EQ(r8(vm, 0x1000).value, 9);
-	smmu_vm_destroy(vm);
 }
 
 /*
@@ -185,8 +185,15 @@ static void test_slot_errors_change_nothing(void)
  */
 static void test_prefetch_is_invisible(void)
 {
-	static const uint64_t gvas[] = {0x10,   0x1008, 0x4000, 0x4008, 0x2000, 0x7ffffffff000ull,
-	                                0xffff800000000000ull, 0x8000000000000000ull, ~0ull};
+	static const uint64_t gvas[] = {0x10,
+	                                0x1008,
+	                                0x4000,
+	                                0x4008,
+	                                0x2000,
+	                                0x7ffffffff000ull,
+	                                0xffff800000000000ull,
+	                                0x8000000000000000ull,
+	                                ~0ull};
 	struct smmu_vm_config cfg;
 	struct smmu_vm *vm = NULL;
 	struct smmu_stats before, after;
@@ -233,14 +240,12 @@ static void test_prefetch_is_invisible(void)
  * but a write through a clean gpte still walks (and sets D), the rights the
  * gpte grants still fault, and a memslot added later makes the spte stale.
  */
-static void test_mmio_sptes_answer_repeat_accesses_until_a_slot_appears(void)
+static void test_mmio_sptes_answer_repeat_accesses_until_a_slot_appears(struct smmu_vm *vm)
 {
-	struct smmu_vm *vm = new_vm();
 	struct smmu_stats st;
 	struct smmu_outcome o;
 	uint64_t gpte = 0;
 
-	REQUIRE(vm);
 	CHECK_EQ(smmu_vm_add_slot(vm, 0, 0, 16 << 20, 0), 0);
 	map_example_tables(vm);
 	w8(vm, 0x4008, 0x2000007); /* gva 0x1000 -> gpa 32 MiB: P, RW, US, clean */
@@ -285,17 +290,16 @@ static void test_mmio_sptes_answer_repeat_accesses_until_a_slot_appears(void)
 	CHECK_EQ(o.value, 0);
 	CHECK_EQ(w8(vm, 0x1000, 0x1234).result, SMMU_OK);
 	CHECK_EQ(r8(vm, 0x1000).value, 0x1234);
-	smmu_vm_destroy(vm);
 }
 
 int main(void)
 {
-	RUN(test_trace_format_example_runs_as_specified);
-	RUN(test_dot_draws_the_root_and_its_chain_of_tables);
-	RUN(test_paging_off_reads_back_and_unbacked_gpa_is_mmio);
-	RUN(test_read_only_slot_discards_writes);
-	RUN(test_slot_errors_change_nothing);
+	RUN_VM(test_trace_format_example_runs_as_specified);
+	RUN_VM(test_dot_draws_the_root_and_its_chain_of_tables);
+	RUN_VM(test_paging_off_reads_back_and_unbacked_gpa_is_mmio);
+	RUN_VM(test_read_only_slot_discards_writes);
+	RUN_VM(test_slot_errors_change_nothing);
 	RUN(test_prefetch_is_invisible);
-	RUN(test_mmio_sptes_answer_repeat_accesses_until_a_slot_appears);
+	RUN_VM(test_mmio_sptes_answer_repeat_accesses_until_a_slot_appears);
 	return check_finish();
 }

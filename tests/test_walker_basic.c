@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "support/check.h"
+#include "support/flatmem.h"
+#include "support/pte_names.h"
 
 /* ---- a tiny guest memory: 4 MiB at gpa 0, a read-only window, a racer ---- */
 #define MEM_SIZE 0x400000u
@@ -23,20 +25,9 @@ static unsigned cmpxchg_fail_left;  /* fail this many cmpxchgs with 1, memory un
 static uint64_t race_gpa, race_val; /* on the first cmpxchg: the guest writes race_val */
 static bool race_armed;
 
-static int mem_read(void *ctx, uint64_t gpa, unsigned size, uint64_t *val)
+/* The racer and the failure injector, in front of the flat memory's cmpxchg. */
+static int racy_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, uint64_t new_val)
 {
-	(void)ctx;
-	if (gpa >= MEM_SIZE || MEM_SIZE - gpa < size)
-		return -EFAULT;
-	*val = 0;
-	memcpy(val, mem_buf + gpa, size);
-	return 0;
-}
-
-static int mem_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, uint64_t new_val)
-{
-	uint64_t cur;
-
 	cmpxchg_calls++;
 	if (race_armed) {
 		race_armed = false;
@@ -46,17 +37,12 @@ static int mem_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, uin
 		cmpxchg_fail_left--;
 		return 1;
 	}
-	if (mem_read(ctx, gpa, size, &cur) < 0)
-		return -EFAULT;
-	if (gpa >= RO_BASE)
-		return -EROFS;
-	if (cur != old)
-		return 1;
-	memcpy(mem_buf + gpa, &new_val, size);
-	return 0;
+	return flatmem_cmpxchg(ctx, gpa, size, old, new_val);
 }
 
-static const struct smmu_gpa_ops mem = {.read = mem_read, .cmpxchg = mem_cmpxchg};
+static struct flatmem flat = {.buf = mem_buf, .size = MEM_SIZE, .ro_base = RO_BASE};
+static const struct smmu_gpa_ops mem = {
+    .read = flatmem_read, .cmpxchg = racy_cmpxchg, .ctx = &flat};
 
 static void put64(uint64_t gpa, uint64_t v)
 {
@@ -88,13 +74,6 @@ static struct smmu_cpu_model model;
 static struct smmu_cpu_state st;
 static struct smmu_walk w;
 
-#define P   X86_PTE_P
-#define RW  X86_PTE_RW
-#define US  X86_PTE_US
-#define A   X86_PTE_A
-#define D   X86_PTE_D
-#define PS  X86_PTE_PS
-#define NX  X86_PTE_NX
 #define PRU (P | RW | US)
 
 #define CR0_PG_ON (X86_CR0_PG | X86_CR0_PE | X86_CR0_ET)
@@ -118,6 +97,13 @@ static enum smmu_walk_outcome walk(uint64_t gva, enum smmu_access_type acc)
 #define R SMMU_ACCESS_READ
 #define W SMMU_ACCESS_WRITE
 #define X SMMU_ACCESS_FETCH
+
+/* The walk of gva faults with error code ec. */
+#define CHECK_PF(gva, acc, ec)                                                                     \
+	do {                                                                                       \
+		CHECK_EQ(walk(gva, acc), SMMU_WALK_PF);                                            \
+		CHECK_EQ(w.error_code, (ec));                                                      \
+	} while (0)
 
 /* ---- paging off ------------------------------------------------------------ */
 
@@ -211,8 +197,7 @@ static void test_32bit_pse36_high_address_bits(void)
 	CHECK_EQ(w.gpa, 0x8500c12345ull);
 	/* bit 21 is reserved (21:(M-19) = 21:21) */
 	put32(0x1008, 0x00c00000 | (1u << 21) | PS | P);
-	CHECK_EQ(walk(0x00812345, R), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_RSVD);
+	CHECK_PF(0x00812345, R, X86_PFEC_P | X86_PFEC_RSVD);
 	CHECK_EQ(w.level, 2);
 }
 
@@ -225,27 +210,22 @@ static void test_32bit_pse36_reserved_bits_follow_maxphyaddr(void)
 	CHECK_EQ(walk(0x00812345, R), SMMU_WALK_OK);
 	CHECK_EQ(w.gpa, 0xf00c12345ull);
 	put32(0x1008, 0x00c00000 | (1u << 17) | PS | P);
-	CHECK_EQ(walk(0x00812345, R), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_RSVD);
+	CHECK_PF(0x00812345, R, X86_PFEC_P | X86_PFEC_RSVD);
 	model.maxphyaddr = 46;
 	model.pse36 = false; /* M = 32: bits 21:13 all reserved */
 	put32(0x1008, 0x00c00000 | (1u << 13) | PS | P);
-	CHECK_EQ(walk(0x00812345, R), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_RSVD);
+	CHECK_PF(0x00812345, R, X86_PFEC_P | X86_PFEC_RSVD);
 }
 
 static void test_32bit_not_present_error_codes(void)
 {
 	setup_32bit();
 	put32(0x1004, 0x2000 | PRU);
-	CHECK_EQ(walk(0x00403123, R), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, 0);
+	CHECK_PF(0x00403123, R, 0);
 	CHECK_EQ(w.level, 1);
 	st.cpl = 3;
-	CHECK_EQ(walk(0x00403123, W), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_U | X86_PFEC_W);
-	CHECK_EQ(walk(0x00003123, X), SMMU_WALK_PF); /* PDE 0 absent; no SMEP: no I/D */
-	CHECK_EQ(w.error_code, X86_PFEC_U);
+	CHECK_PF(0x00403123, W, X86_PFEC_U | X86_PFEC_W);
+	CHECK_PF(0x00003123, X, X86_PFEC_U); /* PDE 0 absent; no SMEP: no I/D */
 	CHECK_EQ(w.level, 2);
 	CHECK_EQ(get32(0x1004), 0x2000 | PRU); /* faulting walks set no A */
 }
@@ -256,8 +236,7 @@ static void test_32bit_user_read_of_supervisor_page(void)
 	put32(0x1004, 0x2000 | PRU);
 	put32(0x200c, 0x5000 | P | RW);
 	st.cpl = 3;
-	CHECK_EQ(walk(0x00403123, R), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_U);
+	CHECK_PF(0x00403123, R, X86_PFEC_P | X86_PFEC_U);
 	CHECK_EQ(get32(0x1004), 0x2000 | PRU);
 	CHECK_EQ(get32(0x200c), 0x5000 | P | RW);
 }
@@ -271,12 +250,10 @@ static void test_32bit_wp_controls_supervisor_write_to_readonly(void)
 	CHECK_EQ(w.access, SMMU_ACC_U | SMMU_ACC_X);
 	CHECK_EQ(get32(0x200c), 0x5000 | PRU | A | D);
 	st.cr0 |= X86_CR0_WP;
-	CHECK_EQ(walk(0x00403123, W), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_W);
+	CHECK_PF(0x00403123, W, X86_PFEC_P | X86_PFEC_W);
 	st.cpl = 3;
 	st.cr0 &= ~X86_CR0_WP;
-	CHECK_EQ(walk(0x00403123, W), SMMU_WALK_PF); /* WP never helps CPL 3 */
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_W | X86_PFEC_U);
+	CHECK_PF(0x00403123, W, X86_PFEC_P | X86_PFEC_W | X86_PFEC_U); /* WP never helps CPL 3 */
 }
 
 static void test_32bit_smep_fetch_reports_id(void)
@@ -285,8 +262,7 @@ static void test_32bit_smep_fetch_reports_id(void)
 	st.cr4 = X86_CR4_SMEP;
 	put32(0x1004, 0x2000 | PRU);
 	put32(0x200c, 0x5000 | PRU);
-	CHECK_EQ(walk(0x00403123, X), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_I);
+	CHECK_PF(0x00403123, X, X86_PFEC_P | X86_PFEC_I);
 	st.cr4 = 0;
 	CHECK_EQ(walk(0x00403123, X), SMMU_WALK_OK);
 }
@@ -324,8 +300,7 @@ static void test_pae_4k_translation_and_pdpte_rights_ignored(void)
 static void test_pae_absent_pdpte_is_not_present_fault(void)
 {
 	setup_pae();
-	CHECK_EQ(walk(0x80000000, W), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_W);
+	CHECK_PF(0x80000000, W, X86_PFEC_W);
 	CHECK_EQ(w.level, 3);
 }
 
@@ -338,8 +313,7 @@ static void test_pae_2m_page(void)
 	CHECK_EQ(w.level, 2);
 	CHECK_EQ(w.page_size, 0x200000);
 	put64(0x2018, 0x40000000ull | (1u << 13) | PS | PRU); /* bits 20:13 reserved */
-	CHECK_EQ(walk(0x40712345, R), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_RSVD);
+	CHECK_PF(0x40712345, R, X86_PFEC_P | X86_PFEC_RSVD);
 }
 
 static void test_pae_nx_fetch_and_nx_reserved_without_nxe(void)
@@ -347,13 +321,11 @@ static void test_pae_nx_fetch_and_nx_reserved_without_nxe(void)
 	setup_pae();
 	put64(0x2018, 0x3000 | PRU);
 	put64(0x3018, 0x5000 | PRU | NX);
-	CHECK_EQ(walk(0x40603123, X), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_I);
+	CHECK_PF(0x40603123, X, X86_PFEC_P | X86_PFEC_I);
 	CHECK_EQ(walk(0x40603123, R), SMMU_WALK_OK);
 	CHECK_EQ(w.access, SMMU_ACC_W | SMMU_ACC_U);
 	st.efer = 0;
-	CHECK_EQ(walk(0x40603123, X), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_RSVD); /* no NXE, no SMEP: no I/D */
+	CHECK_PF(0x40603123, X, X86_PFEC_P | X86_PFEC_RSVD); /* no NXE, no SMEP: no I/D */
 	CHECK_EQ(w.level, 1);
 }
 
@@ -362,11 +334,9 @@ static void test_pae_bits_62_to_maxphyaddr_reserved(void)
 	setup_pae();
 	put64(0x2018, 0x3000 | PRU);
 	put64(0x3018, 0x5000 | PRU | (1ull << 55)); /* ignored in 4-level, reserved in PAE */
-	CHECK_EQ(walk(0x40603123, R), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_RSVD);
+	CHECK_PF(0x40603123, R, X86_PFEC_P | X86_PFEC_RSVD);
 	put64(0x3018, 0x5000 | PRU | (1ull << 46));
-	CHECK_EQ(walk(0x40603123, R), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_RSVD);
+	CHECK_PF(0x40603123, R, X86_PFEC_P | X86_PFEC_RSVD);
 }
 
 static void test_pae_gva_is_32_bits(void)
@@ -420,8 +390,7 @@ static void test_4level_faulting_walk_sets_no_accessed_bit(void)
 {
 	setup_4level();
 	put64(0x4020, 0x9000 | P | US); /* read-only leaf, WP = 1 */
-	CHECK_EQ(walk(GVA4, W), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_W);
+	CHECK_PF(GVA4, W, X86_PFEC_P | X86_PFEC_W);
 	CHECK_EQ(get64(0x1008), 0x2000 | PRU);
 	CHECK_EQ(get64(0x4020), 0x9000 | P | US);
 	CHECK_EQ(cmpxchg_calls, 0);
@@ -448,8 +417,7 @@ static void test_4level_1g_page_reserved_without_gbpages(void)
 	setup_4level();
 	model.gbpages = false;
 	put64(0x2010, 0xc0000000ull | PS | PRU);
-	CHECK_EQ(walk(GVA4, R), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_RSVD);
+	CHECK_PF(GVA4, R, X86_PFEC_P | X86_PFEC_RSVD);
 	CHECK_EQ(w.level, 3);
 }
 
@@ -457,8 +425,7 @@ static void test_4level_large_page_low_reserved_bits(void)
 {
 	setup_4level();
 	put64(0x2010, 0xc0000000ull | (1ull << 29) | PS | PRU); /* 1G: 29:13 reserved */
-	CHECK_EQ(walk(GVA4, R), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_RSVD);
+	CHECK_PF(GVA4, R, X86_PFEC_P | X86_PFEC_RSVD);
 	put64(0x2010, 0xc0000000ull | X86_PTE_LPAT | PS | PRU); /* bit 12 is PAT */
 	CHECK_EQ(walk(GVA4, R), SMMU_WALK_OK);
 	CHECK_EQ(w.gpa, 0xc0604567ull);
@@ -469,8 +436,7 @@ static void test_4level_ps_in_pml4e_reserved(void)
 	setup_4level();
 	put64(0x1008, 0x2000 | PS | PRU);
 	st.cpl = 3;
-	CHECK_EQ(walk(GVA4, W), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_RSVD | X86_PFEC_W | X86_PFEC_U);
+	CHECK_PF(GVA4, W, X86_PFEC_P | X86_PFEC_RSVD | X86_PFEC_W | X86_PFEC_U);
 	CHECK_EQ(w.level, 4);
 }
 
@@ -486,20 +452,17 @@ static void test_4level_bits_above_maxphyaddr_reserved(void)
 {
 	setup_4level();
 	put64(0x3018, 0x4000 | PRU | (1ull << 46));
-	CHECK_EQ(walk(GVA4, R), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_RSVD);
+	CHECK_PF(GVA4, R, X86_PFEC_P | X86_PFEC_RSVD);
 	CHECK_EQ(w.level, 2);
 	model.maxphyaddr = 52;
-	CHECK_EQ(walk(GVA4, R), SMMU_WALK_PF); /* 0x4000 + 2^46 is unbacked */
-	CHECK_EQ(w.error_code, 0);
+	CHECK_PF(GVA4, R, 0); /* 0x4000 + 2^46 is unbacked */
 }
 
 static void test_4level_reserved_bit_in_absent_entry_ignored(void)
 {
 	setup_4level();
 	put64(0x4020, ~P);
-	CHECK_EQ(walk(GVA4, R), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, 0);
+	CHECK_PF(GVA4, R, 0);
 }
 
 static void test_4level_nx_reserved_without_nxe(void)
@@ -507,8 +470,7 @@ static void test_4level_nx_reserved_without_nxe(void)
 	setup_4level();
 	st.efer &= ~X86_EFER_NXE;
 	put64(0x1008, 0x2000 | PRU | NX);
-	CHECK_EQ(walk(GVA4, R), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_RSVD);
+	CHECK_PF(GVA4, R, X86_PFEC_P | X86_PFEC_RSVD);
 	CHECK_EQ(w.level, 4);
 }
 
@@ -516,8 +478,7 @@ static void test_4level_nx_in_upper_level_blocks_fetch(void)
 {
 	setup_4level();
 	put64(0x2010, 0x3000 | PRU | NX);
-	CHECK_EQ(walk(GVA4, X), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_I);
+	CHECK_PF(GVA4, X, X86_PFEC_P | X86_PFEC_I);
 	CHECK_EQ(walk(GVA4, R), SMMU_WALK_OK);
 	CHECK_EQ(w.access, SMMU_ACC_W | SMMU_ACC_U);
 }
@@ -544,8 +505,7 @@ static void test_smep_blocks_supervisor_fetch_from_user_page(void)
 	setup_4level();
 	CHECK_EQ(walk(GVA4, X), SMMU_WALK_OK);
 	st.cr4 |= X86_CR4_SMEP;
-	CHECK_EQ(walk(GVA4, X), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_I);
+	CHECK_PF(GVA4, X, X86_PFEC_P | X86_PFEC_I);
 	CHECK_EQ(walk(GVA4, R), SMMU_WALK_OK); /* SMEP is about fetches only */
 	st.cpl = 3;
 	CHECK_EQ(walk(GVA4, X), SMMU_WALK_OK);
@@ -555,10 +515,8 @@ static void test_smap_blocks_supervisor_read_of_user_page(void)
 {
 	setup_4level();
 	st.cr4 |= X86_CR4_SMAP;
-	CHECK_EQ(walk(GVA4, R), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P);
-	CHECK_EQ(walk(GVA4, W), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_W);
+	CHECK_PF(GVA4, R, X86_PFEC_P);
+	CHECK_PF(GVA4, W, X86_PFEC_P | X86_PFEC_W);
 	CHECK_EQ(walk(GVA4, X), SMMU_WALK_OK); /* SMAP is about data only */
 	st.ac = true;
 	CHECK_EQ(walk(GVA4, W), SMMU_WALK_OK);
@@ -567,37 +525,35 @@ static void test_smap_blocks_supervisor_read_of_user_page(void)
 	CHECK_EQ(walk(GVA4, R), SMMU_WALK_OK);
 }
 
-static void test_pkey_access_disable_blocks_user_data(void)
+/* setup_4level() with CR4.PKE, key 5 on the user leaf, and a CPL-3 access ahead. */
+static void setup_4level_pkey5(uint32_t pkru)
 {
 	setup_4level();
 	st.cr4 |= X86_CR4_PKE;
 	put64(0x4020, 0x9000 | PRU | (5ull << X86_PTE_PKEY_SHIFT));
-	st.pkru = 1u << 10; /* AD5 */
+	st.pkru = pkru;
 	st.cpl = 3;
-	CHECK_EQ(walk(GVA4, R), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_U | X86_PFEC_PK);
+}
+
+static void test_pkey_access_disable_blocks_user_data(void)
+{
+	setup_4level_pkey5(1u << 10); /* AD5 */
+	CHECK_PF(GVA4, R, X86_PFEC_P | X86_PFEC_U | X86_PFEC_PK);
 	CHECK_EQ(walk(GVA4, X), SMMU_WALK_OK); /* fetches ignore PKRU */
 	CHECK_EQ(w.pkey, 5);
 	st.cpl = 0;
-	CHECK_EQ(walk(GVA4, R), SMMU_WALK_PF); /* supervisor data access to a user page */
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_PK);
-	st.pkru = 1u << 8; /* AD4: not this key */
+	CHECK_PF(GVA4, R, X86_PFEC_P | X86_PFEC_PK); /* supervisor data access to a user page */
+	st.pkru = 1u << 8;                           /* AD4: not this key */
 	CHECK_EQ(walk(GVA4, R), SMMU_WALK_OK);
 }
 
 static void test_pkey_write_disable_rules(void)
 {
-	setup_4level();
-	st.cr4 |= X86_CR4_PKE;
-	put64(0x4020, 0x9000 | PRU | (5ull << X86_PTE_PKEY_SHIFT));
-	st.pkru = 2u << 10; /* WD5 */
-	st.cpl = 3;
+	setup_4level_pkey5(2u << 10); /* WD5 */
 	CHECK_EQ(walk(GVA4, R), SMMU_WALK_OK);
-	CHECK_EQ(walk(GVA4, W), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_U | X86_PFEC_W | X86_PFEC_PK);
+	CHECK_PF(GVA4, W, X86_PFEC_P | X86_PFEC_U | X86_PFEC_W | X86_PFEC_PK);
 	st.cpl = 0;
-	CHECK_EQ(walk(GVA4, W), SMMU_WALK_PF); /* CR0.WP = 1 */
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_W | X86_PFEC_PK);
+	CHECK_PF(GVA4, W, X86_PFEC_P | X86_PFEC_W | X86_PFEC_PK); /* CR0.WP = 1 */
 	st.cr0 &= ~X86_CR0_WP;
 	CHECK_EQ(walk(GVA4, W), SMMU_WALK_OK);
 }
@@ -628,8 +584,7 @@ static void test_unbacked_table_faults_not_present(void)
 	setup_4level();
 	put64(0x2010, UNBACKED | PRU);
 	st.cpl = 3;
-	CHECK_EQ(walk(GVA4, W), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_U | X86_PFEC_W);
+	CHECK_PF(GVA4, W, X86_PFEC_U | X86_PFEC_W);
 	CHECK_EQ(w.level, 2);
 }
 
@@ -652,8 +607,7 @@ static void test_ad_race_with_guest_clearing_leaf_gives_fault(void)
 	put64(0x3018, 0x4000 | PRU | A); /* so the leaf is the first update... */
 	put64(0x2010, 0x3000 | PRU | A);
 	put64(0x1008, 0x2000 | PRU | A);
-	CHECK_EQ(walk(GVA4, W), SMMU_WALK_PF); /* ...whose cmpxchg sees the cleared PTE */
-	CHECK_EQ(w.error_code, X86_PFEC_W);
+	CHECK_PF(GVA4, W, X86_PFEC_W); /* ...whose cmpxchg sees the cleared PTE */
 	CHECK_EQ(w.level, 1);
 	CHECK_EQ(get64(0x4020), 0);
 }
@@ -695,8 +649,7 @@ static void test_5level_translation_and_canonical(void)
 	CHECK_EQ(get64(0x5018), 0x1000 | PRU | A);
 	CHECK_EQ(walk(1ull << 56, R), SMMU_WALK_GP);
 	put64(0x5018, 0x1000 | PS | PRU);
-	CHECK_EQ(walk(gva, R), SMMU_WALK_PF);
-	CHECK_EQ(w.error_code, X86_PFEC_P | X86_PFEC_RSVD);
+	CHECK_PF(gva, R, X86_PFEC_P | X86_PFEC_RSVD);
 	CHECK_EQ(w.level, 5);
 }
 

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 unsigned long check_failures_in_test;
 unsigned long check_assertions;
@@ -46,4 +47,18 @@ int check_finish(void)
 	printf("%lu assertions\n", check_assertions);
 	printf("%lu passed, %lu failed\n", tests_passed, tests_failed);
 	return tests_failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+pid_t check_fork(int (*fn)(void *arg), void *arg)
+{
+	pid_t pid;
+
+	fflush(NULL); /* or the child flushes the parent's buffered output again */
+	pid = fork();
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stderr))
+			_exit(2);
+		_exit(fn(arg));
+	}
+	return pid;
 }
