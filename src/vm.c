@@ -2,7 +2,7 @@
  * vm.c - the glue: a VM (arena, host address space, memslots, shadow MMU)
  * and its vCPUs, behind the public API of shadowmmu/shadowmmu.h.
  *
- * The software vCPU (src/x86/vcpu_cpu.c) knows the MMU only through
+ * The software vCPU (src/cpu/vcpu_cpu.c) knows the MMU only through
  * struct vcpu_mmu_ops; this file implements those ops on top of the MMU
  * (src/mmu/mmu.h) and keeps the vCPU's root register equal to the MMU's
  * current root after every MMU event, as KVM's kvm_mmu_load() programs
