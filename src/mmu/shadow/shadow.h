@@ -209,6 +209,11 @@ struct mmu_vm {
 	/* Callbacks into the VM (TLB flushes of the software vCPUs). */
 	void (*flush_vcpu_tlb)(void *ctx, unsigned vcpu_id);
 	void *flush_ctx;
+	/*
+	 * SMMU_SHORTCUT_* switched on (shadowmmu/shortcuts.h): each shortcut
+	 * tests its bit where it is taken; off leaves KVM's ordinary path.
+	 */
+	uint32_t shortcuts;
 };
 
 /* The shadow hierarchy lost or changed a nonleaf link: see mmu_vm.table_gen. */
