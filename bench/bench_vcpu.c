@@ -81,7 +81,8 @@ static void bench_mmu_init(struct bench_mmu *m, unsigned sets, unsigned ways)
 	                              .mmu_ops = &bench_ops,
 	                              .mmu_ctx = m,
 	                              .tlb_sets = sets,
-	                              .tlb_ways = ways};
+	                              .tlb_ways = ways,
+	                              .shortcuts = SMMU_SHORTCUTS_ALL};
 
 	smmu_cpu_model_default(&model);
 	m->arena = arena_create(64ull << 20);

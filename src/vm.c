@@ -45,6 +45,7 @@ void smmu_vm_config_default(struct smmu_vm_config *cfg)
 	smmu_cpu_model_default(&cfg->model);
 	cfg->arena_bytes = SMMU_DEFAULT_ARENA;
 	cfg->unsync = true;
+	cfg->shortcuts = SMMU_SHORTCUTS_ALL;
 }
 
 /* ---- keeping the vCPU's root register in step with the MMU -------------- */
@@ -186,6 +187,7 @@ static int vcpu_setup(struct smmu_vm *vm, unsigned id)
 		.tlb_ways = vm->cfg.tlb_ways,
 		.threaded = vm->cfg.threaded,
 		.table_gen = mmu_table_gen(vm->mmu),
+		.shortcuts = vm->cfg.shortcuts,
 	};
 	int r;
 
@@ -206,6 +208,8 @@ static int check_config(const struct smmu_vm_config *cfg)
 	if (m->maxphyaddr < 32 || m->maxphyaddr > 52)
 		return -EINVAL;
 	if (cfg->arena_bytes < (16ull << 20))
+		return -EINVAL;
+	if (cfg->shortcuts & ~SMMU_SHORTCUTS_ALL)
 		return -EINVAL;
 	return 0;
 }
@@ -238,6 +242,7 @@ int smmu_vm_create(const struct smmu_vm_config *cfg, struct smmu_vm **out)
 		.n_max_mmu_pages = cfg->n_max_mmu_pages,
 		.unsync = cfg->unsync,
 		.audit = cfg->audit,
+		.shortcuts = cfg->shortcuts,
 		.flush_vcpu_tlb = flush_vcpu_tlb,
 		.flush_ctx = vm,
 	};
@@ -706,3 +711,16 @@ const char *smmu_result_name(enum smmu_result r)
 	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
 }
 
+
+const char *smmu_shortcut_name(uint32_t bit)
+{
+	static const char *const names[SMMU_NR_SHORTCUTS] = {
+#define SMMU_SHORTCUT_NAME(e, name, what) [SMMU_SHORTCUT_INDEX_##e] = #name,
+		SMMU_SHORTCUT_LIST(SMMU_SHORTCUT_NAME)
+#undef SMMU_SHORTCUT_NAME
+	};
+
+	if (!bit || (bit & (bit - 1)) || !(bit & SMMU_SHORTCUTS_ALL))
+		return NULL;
+	return names[__builtin_ctz(bit)];
+}

@@ -105,3 +105,41 @@ add_test(NAME cli_workload_forkwait_3vcpus_pae_cap_5
 add_test(NAME cli_dot_pingpong COMMAND ${SMMU_CLI} check pingpong --size 0.001 --dot -)
 set_tests_properties(cli_dot_pingpong PROPERTIES
                      PASS_REGULAR_EXPRESSION "digraph shadow_pages.*root_v0 -> sp.*L4 gpt gfn")
+
+# Shortcuts beyond KVM's algorithm (docs/mmu.md, "Shortcuts and their
+# switches"): with every one off, and with each one off alone, workloads and
+# traces keep every expectation; `run` reports which shortcuts were on, and
+# a shortcut that is off does not count (pf_mmio_spte stays 0).
+add_test(NAME cli_shortcuts_none_mix_audit
+         COMMAND ${SMMU_CLI} check mix --size 0.005 --vcpus 2 --pcid --audit --no-shortcuts)
+add_test(NAME cli_shortcuts_none_mix_5level_cap_16
+         COMMAND ${SMMU_CLI} check mix --size 0.01 --vcpus 2 --mode 5level --max-mmu-pages 16
+                 --tlb 1x1 --no-shortcuts)
+add_test(NAME cli_shortcuts_none_forkwait_pae
+         COMMAND ${SMMU_CLI} check forkwait --size 0.01 --vcpus 2 --mode pae --no-shortcuts)
+add_test(NAME cli_shortcuts_none_mmio
+         COMMAND ${SMMU_CLI} check --audit --no-shortcuts ${SMMU_CLI_DIR}/mmio-repeat.trace)
+add_test(NAME cli_shortcuts_none_json
+         COMMAND ${SMMU_CLI} run pingpong --size 0.001 --json --no-shortcuts)
+set_tests_properties(cli_shortcuts_none_json PROPERTIES
+                     PASS_REGULAR_EXPRESSION "\"shortcuts\":\\[\\],.*\"leaf_handbacks\":0,\"cached_walks\":0,")
+add_test(NAME cli_shortcuts_all_json
+         COMMAND ${SMMU_CLI} run ${SMMU_CLI_DIR}/mmio-repeat.trace --json)
+set_tests_properties(cli_shortcuts_all_json PROPERTIES PASS_REGULAR_EXPRESSION
+  "\"shortcuts\":\\[\"psc\",\"fault_path\",\"gfn_cache\",\"hpte_window\",\"mmio_spte\",\"leaf_handback\",\"prefetch_hints\"\\],.*\"pf_mmio_spte\":[1-9]")
+foreach(s psc fault-path gfn-cache hpte-window mmio-spte leaf-handback prefetch-hints)
+  add_test(NAME cli_shortcut_no_${s}_mix
+           COMMAND ${SMMU_CLI} check mix --size 0.03 --vcpus 2 --pcid --no-${s})
+  add_test(NAME cli_shortcut_no_${s}_mmio
+           COMMAND ${SMMU_CLI} check --audit --no-${s} ${SMMU_CLI_DIR}/mmio-repeat.trace)
+endforeach()
+add_test(NAME cli_shortcut_no_mmio_spte_json
+         COMMAND ${SMMU_CLI} run ${SMMU_CLI_DIR}/mmio-repeat.trace --json --no-mmio-spte)
+set_tests_properties(cli_shortcut_no_mmio_spte_json PROPERTIES PASS_REGULAR_EXPRESSION
+  "\"shortcuts\":\\[\"psc\",\"fault_path\",\"gfn_cache\",\"hpte_window\",\"leaf_handback\",\"prefetch_hints\"\\],.*\"pf_mmio\":5,\"pf_mmio_spte\":0,")
+add_test(NAME cli_shortcut_no_psc_text
+         COMMAND ${SMMU_CLI} run pingpong --size 0.001 --no-psc --no-prefetch-hints)
+set_tests_properties(cli_shortcut_no_psc_text PROPERTIES PASS_REGULAR_EXPRESSION
+  "shortcuts        fault_path gfn_cache hpte_window mmio_spte leaf_handback\n.*cached_walks +0\n")
+smmu_cli_exit_test(cli_shortcut_unknown_exits_2 2 "bad option or argument '--no-tlb'"
+                   check --no-tlb ${SMMU_CLI_DIR}/spec-example.trace)

@@ -22,7 +22,10 @@
  *
  * Variants: default config, unsync off, n_max_mmu_pages = 16 (constant
  * recycling), and random smmu_vm_zap_all; in 4-level, 5-level, PAE,
- * 32-bit (4M pages) and paging-off mode.
+ * 32-bit (4M pages) and paging-off mode.  Each with every shortcut beyond
+ * KVM on (the default), then, on fewer operations, with every one off and
+ * with each one off alone (shadowmmu/shortcuts.h): a shortcut must never
+ * change what the guest sees, and one that is off must not be taken.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +51,7 @@ struct gen {
 	uint64_t rng, seed;
 	enum smmu_paging_mode mode;
 	enum variant var;
+	uint32_t shortcuts; /* smmu_vm_config.shortcuts */
 	struct smmu_vm *vm;
 	struct refmachine rm;
 	unsigned esz, nslots, nfixed; /* entry size, user PD slots, private slots */
@@ -125,9 +129,10 @@ static void compare(struct gen *g, const struct smmu_outcome *exp, const struct 
 		return;
 	g->failed = true;
 	CHECK_MSG(false,
-	          "mode %d variant %s seed %#llx op %lu (%s): expected %s value %#llx ec %#x, "
-	          "got %s value %#llx ec %#x",
-	          g->mode, variant_names[g->var], (unsigned long long)g->seed, g->ops, g->last,
+	          "mode %d variant %s shortcuts %#x seed %#llx op %lu (%s): expected %s value "
+	          "%#llx ec %#x, got %s value %#llx ec %#x",
+	          g->mode, variant_names[g->var], g->shortcuts, (unsigned long long)g->seed, g->ops,
+	          g->last,
 	          smmu_result_name(exp->result), (unsigned long long)exp->value, exp->error_code,
 	          smmu_result_name(got->result), (unsigned long long)got->value, got->error_code);
 }
@@ -274,9 +279,9 @@ static void compare_memory(struct gen *g, uint64_t limit)
 			g->failed = true;
 			CHECK_MSG(
 			    false,
-			    "mode %d variant %s op %lu (last %s): memory differs at gpa %#llx: "
-			    "expected %#x got %#x",
-			    g->mode, variant_names[g->var], g->ops, g->last,
+			    "mode %d variant %s shortcuts %#x op %lu (last %s): memory differs at "
+			    "gpa %#llx: expected %#x got %#x",
+			    g->mode, variant_names[g->var], g->shortcuts, g->ops, g->last,
 			    (unsigned long long)(gpa + i), ref[i], page[i]);
 			break;
 		}
@@ -584,8 +589,32 @@ static void enter_mode(struct gen *g)
 	do_reg(g, SMMU_REG_CR0, cr0);
 }
 
-static void run_diff(enum smmu_paging_mode mode, enum variant var, uint64_t seed,
-                     unsigned long nops)
+/*
+ * A shortcut that is off is not taken: the counters that only it moves stay
+ * at 0.  With them all on, the ones every run takes did fire, so the runs
+ * with them off do test something.
+ */
+static void check_shortcut_counters(const struct gen *g)
+{
+	struct smmu_stats st;
+
+	REQUIRE(smmu_vm_get_stats(g->vm, &st) == 0);
+	if (!(g->shortcuts & SMMU_SHORTCUT_PSC))
+		CHECK_EQ(st.cached_walks, 0);
+	if (!(g->shortcuts & SMMU_SHORTCUT_LEAF_HANDBACK))
+		CHECK_EQ(st.leaf_handbacks, 0);
+	if (!(g->shortcuts & SMMU_SHORTCUT_MMIO_SPTE))
+		CHECK_EQ(st.pf_mmio_spte, 0);
+	if (g->shortcuts == SMMU_SHORTCUTS_ALL) {
+		CHECK_MSG(st.cached_walks > 0, "mode %d variant %s: no cached walk", g->mode,
+		          variant_names[g->var]);
+		CHECK_MSG(st.leaf_handbacks > 0, "mode %d variant %s: no leaf handed back",
+		          g->mode, variant_names[g->var]);
+	}
+}
+
+static void run_diff(enum smmu_paging_mode mode, enum variant var, uint32_t shortcuts,
+                     uint64_t seed, unsigned long nops)
 {
 	struct smmu_vm_config cfg;
 	struct gen *g = calloc(1, sizeof(*g));
@@ -594,7 +623,9 @@ static void run_diff(enum smmu_paging_mode mode, enum variant var, uint64_t seed
 	g->rng = g->seed = seed;
 	g->mode = mode;
 	g->var = var;
+	g->shortcuts = shortcuts;
 	smmu_vm_config_default(&cfg);
+	cfg.shortcuts = shortcuts;
 	cfg.audit = true;
 	cfg.arena_bytes = 64ull << 20;
 	cfg.unsync = var != V_NOUNSYNC;
@@ -619,6 +650,7 @@ static void run_diff(enum smmu_paging_mode mode, enum variant var, uint64_t seed
 			compare_memory(g, g->next_frame);
 	}
 	compare_memory(g, MEM_BYTES);
+	check_shortcut_counters(g);
 	refm_fini(&g->rm);
 	smmu_vm_destroy(g->vm);
 	free(g);
@@ -642,8 +674,19 @@ static void run_mode(enum smmu_paging_mode mode, unsigned nseeds)
 
 	for (unsigned v = 0; v < V_COUNT; v++)
 		for (unsigned s = 0; s < nseeds; s++)
-			run_diff(mode, (enum variant)v, 0x9e3779b97f4a7c15ull * (s + 1 + b) + v,
-			         ops_scale());
+			run_diff(mode, (enum variant)v, SMMU_SHORTCUTS_ALL,
+			         0x9e3779b97f4a7c15ull * (s + 1 + b) + v, ops_scale());
+	/*
+	 * Every shortcut off, a third of the operations per variant; then each
+	 * one off alone, a quarter, the variant rotating so that each shortcut
+	 * meets each variant in some mode.  Other seeds than above.
+	 */
+	for (unsigned v = 0; v < V_COUNT; v++)
+		run_diff(mode, (enum variant)v, 0, 0xd1b54a32d192ed03ull * (v + 1 + b) + mode,
+		         ops_scale() / 3);
+	for (unsigned i = 0; i < SMMU_NR_SHORTCUTS; i++)
+		run_diff(mode, (enum variant)((i + mode) % V_COUNT), SMMU_SHORTCUTS_ALL & ~(1u << i),
+		         0x94d049bb133111ebull * (i + 1 + b) + mode, ops_scale() / 4);
 }
 
 static void test_diff_4level_matches_reference(void)

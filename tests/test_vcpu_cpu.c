@@ -166,7 +166,8 @@ static struct fake_mmu *fake_new(void)
 {
 	struct fake_mmu *f = calloc(1, sizeof(*f));
 	struct smmu_cpu_model model;
-	struct vcpu_cpu_config cfg = {.model = &model, .mmu_ops = &fake_ops, .mmu_ctx = f};
+	struct vcpu_cpu_config cfg = {
+	    .model = &model, .mmu_ops = &fake_ops, .mmu_ctx = f, .shortcuts = SMMU_SHORTCUTS_ALL};
 
 	smmu_cpu_model_default(&model);
 	f->arena = arena_create(16ull << 20);

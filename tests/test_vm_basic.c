@@ -1,7 +1,7 @@
 /*
  * test_vm_basic.c - the public API end to end on small hand-built guests:
  * the trace-format.md example, paging off, MMIO, read-only slots, slot
- * errors; the MMU audit runs after every operation.
+ * errors, the shortcut switches; the MMU audit runs after every operation.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -292,6 +292,125 @@ static void test_mmio_sptes_answer_repeat_accesses_until_a_slot_appears(struct s
 	CHECK_EQ(r8(vm, 0x1000).value, 0x1234);
 }
 
+/* Bits outside SMMU_SHORTCUTS_ALL are refused; the name table has one name per bit. */
+static void test_shortcut_bits_and_names(void)
+{
+	static const uint32_t bad[] = {1u << SMMU_NR_SHORTCUTS, SMMU_SHORTCUTS_ALL + 1, 1u << 31};
+	struct smmu_vm_config cfg;
+	struct smmu_vm *vm;
+
+	smmu_vm_config_default(&cfg);
+	CHECK_EQ(cfg.shortcuts, SMMU_SHORTCUTS_ALL);
+	cfg.arena_bytes = 64ull << 20;
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		vm = NULL;
+		cfg.shortcuts = SMMU_SHORTCUTS_ALL | bad[i];
+		CHECK_EQ(smmu_vm_create(&cfg, &vm), -EINVAL);
+		CHECK(vm == NULL);
+		cfg.shortcuts = bad[i];
+		CHECK_EQ(smmu_vm_create(&cfg, &vm), -EINVAL);
+	}
+	cfg.shortcuts = 0;
+	REQUIRE(smmu_vm_create(&cfg, &vm) == 0);
+	smmu_vm_destroy(vm);
+	CHECK_EQ(SMMU_NR_SHORTCUTS, 7);
+	CHECK(!strcmp(smmu_shortcut_name(SMMU_SHORTCUT_PSC), "psc"));
+	CHECK(!strcmp(smmu_shortcut_name(SMMU_SHORTCUT_FAULT_PATH), "fault_path"));
+	CHECK(!strcmp(smmu_shortcut_name(SMMU_SHORTCUT_GFN_CACHE), "gfn_cache"));
+	CHECK(!strcmp(smmu_shortcut_name(SMMU_SHORTCUT_HPTE_WINDOW), "hpte_window"));
+	CHECK(!strcmp(smmu_shortcut_name(SMMU_SHORTCUT_MMIO_SPTE), "mmio_spte"));
+	CHECK(!strcmp(smmu_shortcut_name(SMMU_SHORTCUT_LEAF_HANDBACK), "leaf_handback"));
+	CHECK(!strcmp(smmu_shortcut_name(SMMU_SHORTCUT_PREFETCH_HINTS), "prefetch_hints"));
+	CHECK(smmu_shortcut_name(0) == NULL);
+	CHECK(smmu_shortcut_name(SMMU_SHORTCUT_PSC | SMMU_SHORTCUT_MMIO_SPTE) == NULL);
+	CHECK(smmu_shortcut_name(1u << SMMU_NR_SHORTCUTS) == NULL);
+	CHECK(smmu_shortcut_name(1u << 31) == NULL);
+}
+
+#define PROBE_STEPS 64
+
+/*
+ * A guest that takes each vCPU-visible shortcut: faults on pages of one
+ * 2 MiB region (leaf hand-backs, then cached walks for its neighbours),
+ * TLB misses after flushes, and repeated reads of a gpa no memslot backs.
+ * Fills the outcome of every access and the final statistics.
+ */
+static void run_probe(uint32_t shortcuts, struct smmu_outcome *o, struct smmu_stats *st)
+{
+	struct smmu_vm_config cfg;
+	struct smmu_vm *vm = NULL;
+	unsigned n = 0;
+
+	smmu_vm_config_default(&cfg);
+	cfg.audit = true;
+	cfg.arena_bytes = 256ull << 20;
+	cfg.shortcuts = shortcuts;
+	REQUIRE(!smmu_vm_create(&cfg, &vm));
+	CHECK_EQ(smmu_vm_add_slot(vm, 0, 0, 16 << 20, 0), 0);
+	map_example_tables(vm);
+	for (uint64_t i = 1; i < 8; i++) /* gva i * 4 KiB -> gpa 1 MiB + i * 4 KiB */
+		w8(vm, 0x4000 + 8 * i, 0x100003 + (i << 12));
+	w8(vm, 0x4040, 0x2000003); /* gva 0x8000 -> gpa 32 MiB: no memslot */
+	enable_long_mode(vm);
+	for (unsigned round = 0; round < 3; round++) {
+		for (uint64_t i = 0; i < 8; i++) {
+			o[n++] = w8(vm, (i << 12) + 8 * round, i * 0x101 + round);
+			o[n++] = r8(vm, (i << 12) + 8 * round);
+		}
+		o[n++] = r8(vm, 0x8000);
+		o[n++] = r8(vm, 0x8008);
+		smmu_vcpu_flush(vm, 0);
+	}
+	while (n < PROBE_STEPS)
+		o[n++] = r8(vm, 0x1000);
+	REQUIRE(!smmu_vm_get_stats(vm, st));
+	smmu_vm_destroy(vm);
+}
+
+/*
+ * A shortcut switched off is not taken (its counter stays 0) and changes
+ * nothing the guest sees; with every shortcut on, each of these fires.
+ */
+static void test_switched_off_shortcuts_are_not_taken(void)
+{
+	static const uint32_t masks[] = {
+	    SMMU_SHORTCUTS_ALL & ~SMMU_SHORTCUT_PSC,
+	    SMMU_SHORTCUTS_ALL & ~SMMU_SHORTCUT_LEAF_HANDBACK,
+	    SMMU_SHORTCUTS_ALL & ~SMMU_SHORTCUT_MMIO_SPTE,
+	    SMMU_SHORTCUTS_ALL & ~SMMU_SHORTCUT_FAULT_PATH,
+	    SMMU_SHORTCUTS_ALL & ~SMMU_SHORTCUT_GFN_CACHE,
+	    SMMU_SHORTCUTS_ALL & ~SMMU_SHORTCUT_HPTE_WINDOW,
+	    0,
+	};
+	struct smmu_outcome all_o[PROBE_STEPS], o[PROBE_STEPS];
+	struct smmu_stats all, st;
+
+	run_probe(SMMU_SHORTCUTS_ALL, all_o, &all);
+	CHECK(all.cached_walks > 0);
+	CHECK(all.leaf_handbacks > 0);
+	CHECK(all.pf_mmio_spte > 0);
+	CHECK_EQ(all_o[1].value, 0);
+	CHECK_EQ(all_o[16].value, ~0ull); /* the MMIO read */
+	for (unsigned m = 0; m < sizeof(masks) / sizeof(masks[0]); m++) {
+		uint32_t on = masks[m];
+
+		run_probe(on, o, &st);
+		for (unsigned i = 0; i < PROBE_STEPS; i++) {
+			CHECK_MSG(o[i].result == all_o[i].result && o[i].value == all_o[i].value &&
+			              o[i].error_code == all_o[i].error_code,
+			          "shortcuts %#x: access %u differs", on, i);
+		}
+		CHECK_EQ(st.pf_mmio, all.pf_mmio);
+		CHECK_EQ(st.pf_guest, all.pf_guest);
+		CHECK_EQ(st.cached_walks > 0, !!(on & SMMU_SHORTCUT_PSC));
+		CHECK_EQ(st.leaf_handbacks > 0, !!(on & SMMU_SHORTCUT_LEAF_HANDBACK));
+		CHECK_EQ(st.pf_mmio_spte > 0, !!(on & SMMU_SHORTCUT_MMIO_SPTE));
+		/* Without the hand-back every fixed fault is followed by a walk. */
+		if (!(on & SMMU_SHORTCUT_LEAF_HANDBACK))
+			CHECK(st.hw_walks >= all.hw_walks + all.leaf_handbacks);
+	}
+}
+
 int main(void)
 {
 	RUN_VM(test_trace_format_example_runs_as_specified);
@@ -301,5 +420,7 @@ int main(void)
 	RUN_VM(test_slot_errors_change_nothing);
 	RUN(test_prefetch_is_invisible);
 	RUN_VM(test_mmio_sptes_answer_repeat_accesses_until_a_slot_appears);
+	RUN(test_shortcut_bits_and_names);
+	RUN(test_switched_off_shortcuts_are_not_taken);
 	return check_finish();
 }

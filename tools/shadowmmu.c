@@ -72,6 +72,28 @@ static void usage(FILE *out)
 	list_workloads(out);
 }
 
+/* What each shortcut skips, in SMMU_SHORTCUT_* bit order (shadowmmu/shortcuts.h). */
+static const char *const shortcut_what[SMMU_NR_SHORTCUTS] = {
+#define SHORTCUT_WHAT(e, name, what) what,
+    SMMU_SHORTCUT_LIST(SHORTCUT_WHAT)
+#undef SHORTCUT_WHAT
+};
+
+/* `--no-NAME` of each shortcut, its name's underscores as dashes. */
+static void print_shortcut_options(FILE *out)
+{
+	for (unsigned i = 0; i < SMMU_NR_SHORTCUTS; i++) {
+		char flag[64];
+		int n = snprintf(flag, sizeof(flag), "--no-%s", smmu_shortcut_name(1u << i));
+
+		for (int j = 0; j < n; j++)
+			flag[j] = flag[j] == '_' ? '-' : flag[j];
+		fprintf(out, "  %-20s switch off: %s\n", flag, shortcut_what[i]);
+	}
+	fprintf(out, "  %-20s switch off every shortcut above (KVM's algorithm only)\n",
+	        "--no-shortcuts");
+}
+
 static void usage_run(FILE *out, const char *cmd)
 {
 	fprintf(out,
@@ -88,14 +110,16 @@ static void usage_run(FILE *out, const char *cmd)
 	        "  --audit              check every MMU invariant after each record\n"
 	        "  --arena-mb N         host memory reserved for the VM, MiB\n"
 	        "  --dot FILE           write the shadow page DAG of the final roots (Graphviz)\n"
-	        "%s"
-	        "\n"
-	        "exit status: 0 ok, 1 expectation mismatch or audit failure,\n"
-	        "2 usage, malformed trace, I/O error\n",
+	        "%s",
 	        cmd, strcmp(cmd, "run") ? " Prints nothing unless it fails." : " Prints a summary.",
 	        strcmp(cmd, "run")
 	            ? ""
 	            : "  --json               print the summary as one JSON object\n");
+	fprintf(out, "\nshortcuts beyond KVM's algorithm (docs/mmu.md; all on by default):\n");
+	print_shortcut_options(out);
+	fprintf(out, "\n"
+	             "exit status: 0 ok, 1 expectation mismatch or audit failure,\n"
+	             "2 usage, malformed trace, I/O error\n");
 	fprintf(out, "\n%s\n", workload_options);
 	list_workloads(out);
 }
@@ -165,6 +189,33 @@ static bool parse_tlb(const char *s, unsigned *sets, unsigned *ways)
 	return true;
 }
 
+/* Does `flag` (after "--no-") name the shortcut `name`, dashes for underscores? */
+static bool flag_names(const char *flag, const char *name)
+{
+	for (; *flag && *name; flag++, name++)
+		if (*flag != (*name == '_' ? '-' : *name))
+			return false;
+	return !*flag && !*name;
+}
+
+/* --no-shortcuts or --no-NAME: clear the bits in *mask; false if s is neither. */
+static bool parse_shortcut_opt(const char *s, uint32_t *mask)
+{
+	if (!strcmp(s, "--no-shortcuts")) {
+		*mask = 0;
+		return true;
+	}
+	if (strncmp(s, "--no-", 5))
+		return false;
+	for (unsigned i = 0; i < SMMU_NR_SHORTCUTS; i++) {
+		if (flag_names(s + 5, smmu_shortcut_name(1u << i))) {
+			*mask &= ~(1u << i);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Returns 0, or EXIT_USAGE after printing why; 1 (as -1) for --help. */
 static int parse_run_args(int argc, char **argv, const char *cmd, struct run_args *a)
 {
@@ -190,6 +241,8 @@ static int parse_run_args(int argc, char **argv, const char *cmd, struct run_arg
 			a->json = true;
 		} else if (!strcmp(s, "--no-unsync")) {
 			a->opts.unsync = false;
+		} else if (parse_shortcut_opt(s, &a->opts.shortcuts)) {
+			continue;
 		} else if (!strcmp(s, "--audit")) {
 			a->opts.audit = true;
 		} else if (!strcmp(s, "--dot") && next) {
@@ -273,7 +326,23 @@ static double ratio(uint64_t a, uint64_t b)
 	return b ? (double)a / (double)b : 0.0;
 }
 
-static void print_text(const char *trace, const struct exec_counts *c, const struct smmu_stats *st)
+/* The shortcuts the run had on, by name, separated by `sep` ("none" for none in text). */
+static void print_shortcuts(uint32_t mask, const char *sep, bool quoted)
+{
+	const char *pre = "";
+
+	for (unsigned i = 0; i < SMMU_NR_SHORTCUTS; i++) {
+		if (!(mask & (1u << i)))
+			continue;
+		printf(quoted ? "%s\"%s\"" : "%s%s", pre, smmu_shortcut_name(1u << i));
+		pre = sep;
+	}
+	if (!quoted && !*pre)
+		printf("none");
+}
+
+static void print_text(const char *trace, const struct exec_counts *c, const struct smmu_stats *st,
+                       uint32_t shortcuts)
 {
 	struct figure f[64];
 	size_t n = collect_stats(st, f);
@@ -290,6 +359,9 @@ static void print_text(const char *trace, const struct exec_counts *c, const str
 	       c->seconds > 0 ? (double)c->records / c->seconds : 0.0);
 	printf("metadata bytes   %" PRIu64 " (%.1f per guest page, %.1f per shadow page)\n", meta,
 	       ratio(meta, st->guest_pages), ratio(meta, st->shadow_pages));
+	printf("shortcuts        ");
+	print_shortcuts(shortcuts, " ", false);
+	printf("\n");
 	printf("counters:\n");
 	for (size_t i = 0; i < n; i++)
 		printf("  %-20s %" PRIu64 "\n", f[i].name, f[i].value);
@@ -309,7 +381,8 @@ static void print_json_string(const char *s)
 	putchar('"');
 }
 
-static void print_json(const char *trace, const struct exec_counts *c, const struct smmu_stats *st)
+static void print_json(const char *trace, const struct exec_counts *c, const struct smmu_stats *st,
+                       uint32_t shortcuts)
 {
 	struct figure f[64];
 	size_t n = collect_stats(st, f);
@@ -322,10 +395,12 @@ static void print_json(const char *trace, const struct exec_counts *c, const str
 	       ",\"gp\":%" PRIu64 ",\"ud\":%" PRIu64 ",\"mmio\":%" PRIu64 ",\"seconds\":%.6f"
 	       ",\"records_per_second\":%.0f,\"metadata_bytes\":%" PRIu64
 	       ",\"metadata_bytes_per_guest_page\":%.3f,\"metadata_bytes_per_shadow_page\":%.3f"
-	       ",\"stats\":{",
+	       ",\"shortcuts\":[",
 	       c->expectations, c->records, c->guest_accesses, c->guest_faults, c->pf, c->gp, c->ud,
 	       c->mmio, c->seconds, c->seconds > 0 ? (double)c->records / c->seconds : 0.0, meta,
 	       ratio(meta, st->guest_pages), ratio(meta, st->shadow_pages));
+	print_shortcuts(shortcuts, ",", true);
+	printf("],\"stats\":{");
 	for (size_t i = 0; i < n; i++)
 		printf("%s\"%s\":%" PRIu64, i ? "," : "", f[i].name, f[i].value);
 	printf("}}\n");
@@ -382,9 +457,9 @@ static int print_summary(const struct run_args *a, struct executor *e, const cha
 		return EXIT_USAGE;
 	}
 	if (a->json)
-		print_json(a->trace, c, &st);
+		print_json(a->trace, c, &st, a->opts.shortcuts);
 	else
-		print_text(a->trace, c, &st);
+		print_text(a->trace, c, &st, a->opts.shortcuts);
 	return 0;
 }
 

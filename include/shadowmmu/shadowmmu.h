@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include <shadowmmu/shortcuts.h>
 #include <shadowmmu/stats.h>
 #include <shadowmmu/x86.h>
 
@@ -44,9 +45,10 @@ struct smmu_vm_config {
 	bool huge_backing;           /* back memslots with 2 MiB host pages */
 	bool threaded;               /* vCPUs run on their own threads (see above) */
 	unsigned tlb_sets, tlb_ways; /* vCPU TLB geometry; 0: 64 x 4 */
+	uint32_t shortcuts;          /* SMMU_SHORTCUT_* switched on (shadowmmu/shortcuts.h) */
 };
 
-/* Defaults: 1 vCPU, every CPU feature, 16 GiB arena, unsync on, audit off. */
+/* Defaults: 1 vCPU, every CPU feature, 16 GiB arena, unsync on, audit off, every shortcut. */
 void smmu_vm_config_default(struct smmu_vm_config *cfg);
 
 int smmu_vm_create(const struct smmu_vm_config *cfg, struct smmu_vm **out);
@@ -179,6 +181,8 @@ int smmu_vm_audit(struct smmu_vm *vm, char *msg, size_t msglen);
 int smmu_vm_write_dot(struct smmu_vm *vm, FILE *out);
 
 const char *smmu_result_name(enum smmu_result r);
+/* "psc", "fault_path", ... for one SMMU_SHORTCUT_* bit; NULL for anything else. */
+const char *smmu_shortcut_name(uint32_t bit);
 
 #ifdef __cplusplus
 }

@@ -114,7 +114,9 @@ int vcpu_cpu_init(struct vcpu_cpu *v, const struct vcpu_cpu_config *cfg)
 	v->mmu_ops = cfg->mmu_ops;
 	v->mmu_ctx = cfg->mmu_ctx;
 	v->threaded = cfg->threaded;
-	v->psc.gen = cfg->table_gen;
+	v->shortcuts = cfg->shortcuts;
+	/* Without a generation to check entries against there is no cache: every walk starts at the root. */
+	v->psc.gen = (v->shortcuts & SMMU_SHORTCUT_PSC) ? cfg->table_gen : NULL;
 	v->walk = (struct hwwalk_env){.arena = cfg->arena,
 	                              .root = INVALID_HPA,
 	                              .root_level = 4,
@@ -370,7 +372,9 @@ static NOINLINE enum vcpu_result vcpu_translate_slow(struct vcpu_cpu *v, gva_t g
 		act = vcpu_call_page_fault(v, gva, access, &w, size, value, retry, &reply);
 		if (act != VCPU_PF_RETRY)
 			return vcpu_resolve(v, act, gva, access, size, &reply, out, hpa);
-		if (reply.leaf_level && vcpu_take_leaf(v, gva, access, &reply, hpa))
+		/* Without the hand-back the loop walks again, as hardware re-entering the guest would. */
+		if (reply.leaf_level && (v->shortcuts & SMMU_SHORTCUT_LEAF_HANDBACK) &&
+		    vcpu_take_leaf(v, gva, access, &reply, hpa))
 			return VCPU_OK;
 	}
 	v->stats.retries_exhausted++;
@@ -534,7 +538,7 @@ void vcpu_cpu_prefetch(const struct vcpu_cpu *v, gva_t gva)
 	hpa_t hpa = INVALID_HPA;
 	const uint8_t *p;
 
-	if (v->tlb.pressure < TLB_PRESSURE_HIGH)
+	if (!(v->shortcuts & SMMU_SHORTCUT_PREFETCH_HINTS) || v->tlb.pressure < TLB_PRESSURE_HIGH)
 		return;
 	if (!v->threaded) {
 		if (v->psc.gen)

@@ -26,6 +26,7 @@
 #ifndef SMMU_CPU_VCPU_CPU_H
 #define SMMU_CPU_VCPU_CPU_H
 
+#include <shadowmmu/shortcuts.h>
 #include <shadowmmu/x86.h>
 
 #include "common.h"
@@ -141,6 +142,11 @@ struct vcpu_cpu_config {
 	bool threaded;               /* other threads may change the shadow tables meanwhile */
 	/* The MMU's table generation (psc.h); NULL: no paging-structure cache. */
 	const uint64_t *table_gen;
+	/*
+	 * SMMU_SHORTCUT_* the vCPU may take (shortcuts.h): PSC (also needs
+	 * table_gen), LEAF_HANDBACK, PREFETCH_HINTS; 0: none of them.
+	 */
+	uint32_t shortcuts;
 };
 
 struct vcpu_cpu {
@@ -165,6 +171,7 @@ struct vcpu_cpu {
 	unsigned mode;     /* VCPU_*_GUEST_MODE (threaded vCPUs only) */
 	bool threaded;     /* run the guest-mode handshake (vcpu_cpu_kick_tlb_flush) */
 	struct vcpu_cpu_stats stats;
+	uint32_t shortcuts; /* SMMU_SHORTCUT_* switched on (vcpu_cpu_config) */
 };
 
 /*

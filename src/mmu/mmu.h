@@ -7,6 +7,7 @@
 #ifndef SMMU_MMU_H
 #define SMMU_MMU_H
 
+#include <shadowmmu/shortcuts.h>
 #include <shadowmmu/x86.h>
 
 #include <stdio.h>
@@ -30,6 +31,7 @@ struct mmu_vm_config {
 	bool audit;               /* check invariants after every operation */
 	void (*flush_vcpu_tlb)(void *ctx, unsigned vcpu_id);
 	void *flush_ctx;
+	uint32_t shortcuts;       /* SMMU_SHORTCUT_* the MMU may take (shortcuts.h) */
 };
 
 int mmu_vm_create(const struct mmu_vm_config *cfg, struct mmu_vm **out);

@@ -198,6 +198,11 @@ struct mmu_vm {
 	/* Callbacks into the VM (TLB flushes of the software vCPUs). */
 	void (*flush_vcpu_tlb)(void *ctx, unsigned vcpu_id);
 	void *flush_ctx;
+	/*
+	 * SMMU_SHORTCUT_* switched on (shadowmmu/shortcuts.h): each shortcut
+	 * tests its bit where it is taken; off leaves KVM's ordinary path.
+	 */
+	uint32_t shortcuts;
 };
 
 /* Pages one fault may create (a root plus one per level): kept free below the cap. */

@@ -50,6 +50,7 @@ int mmu_vm_create(const struct mmu_vm_config *cfg, struct mmu_vm **out)
 	vm->audit = cfg->audit;
 	vm->flush_vcpu_tlb = cfg->flush_vcpu_tlb;
 	vm->flush_ctx = cfg->flush_ctx;
+	vm->shortcuts = cfg->shortcuts;
 	vm->hash = calloc(MMU_HASH_SIZE, sizeof(*vm->hash));
 	vm->vcpus = calloc(cfg->nr_vcpus ? cfg->nr_vcpus : 1, sizeof(*vm->vcpus));
 	if (!vm->hash || !vm->vcpus || mmu_vm_sp_map_init(vm)) {

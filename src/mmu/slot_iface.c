@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 
+#include <shadowmmu/shortcuts.h>
+
 #include "host/arena.h"
 #include "host/hostmem.h"
 #include "memslot/memslot.h"
@@ -98,7 +100,9 @@ static int resolve_slow(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool
 		return -EFAULT;
 	if (write && (slot->flags & MEMSLOT_READONLY))
 		return -EFAULT;
-	r = locked ? hostmem_window_pfn(&slot->host, gfn - slot->base_gfn, write, out) : -EAGAIN;
+	r = -EAGAIN;
+	if (locked && (vm->shortcuts & SMMU_SHORTCUT_HPTE_WINDOW))
+		r = hostmem_window_pfn(&slot->host, gfn - slot->base_gfn, write, out);
 	if (r)
 		r = hostmem_hva_to_pfn(vm->hm, memslot_gfn_to_hva(slot, gfn), write, out);
 	if (r)
@@ -142,6 +146,12 @@ static int resolve_locked(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bo
 	struct gfn_cache_entry *e = gfn_cache_slot(vm, gfn);
 	int r;
 
+	if (!(vm->shortcuts & SMMU_SHORTCUT_GFN_CACHE)) {
+		/* Never filled, so walker_read_locked's inline hit never happens either. */
+		if (!slot)
+			slot = memslots_find(vm->slots, gfn);
+		return resolve_uncached(vm, slot, gfn, write, out);
+	}
 	if (unlikely(vm->gfn_cache_gen != memslots_generation(vm->slots)))
 		mmu_gfn_cache_clear(vm);
 	if (e->gfn == gfn && (!write || e->write_ok)) {

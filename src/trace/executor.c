@@ -34,6 +34,7 @@ void exec_opts_init(struct exec_opts *opts)
 {
 	memset(opts, 0, sizeof(*opts));
 	opts->unsync = true;
+	opts->shortcuts = SMMU_SHORTCUTS_ALL;
 }
 
 int exec_create(struct executor **out, const char *name, const struct exec_opts *opts)
@@ -94,6 +95,7 @@ static NOINLINE int ensure_vm(struct executor *e, uint64_t line)
 		e->cfg.arena_bytes = e->opts.arena_bytes;
 	e->cfg.tlb_sets = e->opts.tlb_sets;
 	e->cfg.tlb_ways = e->opts.tlb_ways;
+	e->cfg.shortcuts = e->opts.shortcuts;
 	ret = smmu_vm_create(&e->cfg, &e->vm);
 	if (ret)
 		return fail(e, ret == -ENOMEM ? -ENOMEM : -EINVAL, line, "cannot create the VM: %s",

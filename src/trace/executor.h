@@ -35,6 +35,7 @@ struct exec_opts {
 	uint64_t n_max_mmu_pages; /* cap on shadow pages */
 	unsigned tlb_sets, tlb_ways;
 	uint64_t arena_bytes;
+	uint32_t shortcuts;       /* SMMU_SHORTCUT_* on (exec_opts_init: SMMU_SHORTCUTS_ALL) */
 };
 
 /* What a run did (guest_faults = pf + gp + ud observed, expected or not). */

@@ -169,6 +169,8 @@ static bool fault_path_hit(struct mmu_vcpu *v, gva_t gva, struct shadow_walk *it
 {
 	const struct fault_path *p = &v->last_path;
 
+	if (!(v->vm->shortcuts & SMMU_SHORTCUT_FAULT_PATH))
+		return false;
 	if (!p->nr || p->root != v->root.hpa || p->region != gva >> 21 ||
 	    p->gen != __atomic_load_n(&v->vm->table_gen, __ATOMIC_RELAXED))
 		return false;
@@ -185,6 +187,8 @@ static void fault_path_record(struct mmu_vcpu *v, gva_t gva, struct sp *const *p
 {
 	struct fault_path *p = &v->last_path;
 
+	if (!(v->vm->shortcuts & SMMU_SHORTCUT_FAULT_PATH))
+		return;
 	p->root = v->root.hpa;
 	p->region = gva >> 21;
 	p->gen = __atomic_load_n(&v->vm->table_gen, __ATOMIC_RELAXED);
@@ -351,6 +355,8 @@ static bool mmio_fault_fast(struct mmu_vcpu *v, struct mmu_fault *f)
 {
 	uint64_t spte = f->exit_spte, gen;
 
+	if (!(v->vm->shortcuts & SMMU_SHORTCUT_MMIO_SPTE))
+		return false;
 	if (!is_mmio_spte(spte) || !mmio_gen_usable(v->vm, &gen) ||
 	    !spte_mmio_gen_matches(spte, gen) ||
 	    !mmio_access_allowed(v, spte_mmio_access(spte), f->access))
@@ -378,6 +384,8 @@ static NOINLINE void mmio_spte_install(struct mmu_vcpu *v, const struct smmu_wal
 	struct shadow_walk it;
 	uint64_t *sptep, old, gen;
 
+	if (!(v->vm->shortcuts & SMMU_SHORTCUT_MMIO_SPTE))
+		return; /* every MMIO access then walks the guest tables */
 	if (!mmio_gen_usable(v->vm, &gen) || gfn >> SPTE_MMIO_GFN_BITS ||
 	    mmu_make_pages_available(v) ||
 	    !shadow_walk_to(v, w, gva, gfn, 1, direct_access, paging ? w->pkey : 0, &it))
