@@ -32,6 +32,10 @@ struct mmu_vm_config {
 	void (*flush_vcpu_tlb)(void *ctx, unsigned vcpu_id);
 	void *flush_ctx;
 	uint32_t shortcuts;       /* SMMU_SHORTCUT_* the MMU may take (shortcuts.h) */
+	bool tdp;                 /* two-dimensional paging: the TDP MMU builds EPT tables */
+	bool ept_ad;              /* TDP: EPT accessed/dirty flags on */
+	unsigned tdp_level;       /* TDP: EPT levels, 4 or 5 */
+	bool gbpages;             /* TDP: 1 GiB leaves allowed */
 };
 
 int mmu_vm_create(const struct mmu_vm_config *cfg, struct mmu_vm **out);
@@ -56,8 +60,10 @@ struct mmu_fault {
 	unsigned size;                /* in: bytes accessed */
 	uint64_t wdata;               /* in: value written (writes) */
 	uint64_t exit_spte;           /* in: the spte a reserved-bit exit stopped at, else 0 */
+	uint64_t exit_qual;           /* in, TDP: the EPT violation's EPT_QUAL_* bits */
+	bool ept_misconfig;           /* in, TDP: the exit was an EPT misconfiguration */
 	uint32_t error_code;          /* out: MMU_FAULT_PF */
-	gpa_t gpa;                    /* out: MMU_FAULT_MMIO / EMULATED */
+	gpa_t gpa;                    /* out: MMU_FAULT_MMIO / EMULATED; in, TDP: the gpa */
 	/*
 	 * out, MMU_FAULT_RETRY: the leaf spte installed for gva under the
 	 * vCPU's current root, and its level; leaf_level 0 when there is none
@@ -125,8 +131,9 @@ void mmu_get_mem_stats(struct mmu_vm *vm, struct mmu_mem_stats *out);
 /* For the vCPU: guest memory for its walker, and the table generation its caches follow. */
 const struct smmu_gpa_ops *mmu_gpa_ops(struct mmu_vm *vm);
 const uint64_t *mmu_table_gen(struct mmu_vm *vm);
-/* The root the vCPU's hardware walker must use now (INVALID_HPA: none loaded). */
+/* The root the vCPU's hardware walker must use now (INVALID_HPA: none loaded), and its level. */
 hpa_t mmu_root_hpa(const struct mmu_vcpu *v);
+unsigned mmu_root_level(const struct mmu_vcpu *v);
 /* Whether the vCPU's CR0/CR4/EFER now call for a new paging context (mmu_context_changed). */
 bool mmu_context_stale(const struct mmu_vcpu *v);
 /* The shadow page DAG of every vCPU's roots, as a Graphviz digraph. */

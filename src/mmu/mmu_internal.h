@@ -203,6 +203,18 @@ struct mmu_vm {
 	 * tests its bit where it is taken; off leaves KVM's ordinary path.
 	 */
 	uint32_t shortcuts;
+	/*
+	 * TDP mode (tdp/): the VM's EPT tables.  One root per EPT level is
+	 * valid at a time and shared by every vCPU (KVM's tdp_mmu_roots for one
+	 * address space); a zap-all replaces it.
+	 */
+	bool tdp;
+	bool ept_ad;        /* EPT A/D flags on: leaves are made accessed, dirty on writes */
+	bool gbpages;       /* 1 GiB leaves allowed */
+	unsigned tdp_level; /* EPT levels, 4 or 5 */
+	struct sp *tdp_root;
+	/* The invariant checker of the VM's MMU (shadow/audit.c or tdp/tdp_audit.c). */
+	int (*audit_fn)(struct mmu_vm *vm, char *msg, size_t msglen);
 };
 
 /* Pages one fault may create (a root plus one per level): kept free below the cap. */

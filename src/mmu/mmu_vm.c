@@ -18,7 +18,9 @@
 #include "mmu/shadow/root.h"
 #include "mmu/shadow/sp.h"
 #include "mmu/shadow/zap.h"
+#include "mmu/shadow/shadow.h"
 #include "mmu/slot_iface.h"
+#include "mmu/tdp/tdp.h"
 
 /* Default cap on shadow pages: a quarter of the arena's frames (KVM derives its cap from memory size). */
 static uint64_t default_max_pages(struct arena *a)
@@ -51,6 +53,11 @@ int mmu_vm_create(const struct mmu_vm_config *cfg, struct mmu_vm **out)
 	vm->flush_vcpu_tlb = cfg->flush_vcpu_tlb;
 	vm->flush_ctx = cfg->flush_ctx;
 	vm->shortcuts = cfg->shortcuts;
+	vm->tdp = cfg->tdp;
+	vm->ept_ad = cfg->ept_ad;
+	vm->gbpages = cfg->gbpages;
+	vm->tdp_level = cfg->tdp_level == 5 ? 5 : 4;
+	vm->audit_fn = vm->tdp ? tdp_audit : mmu_audit;
 	vm->hash = calloc(MMU_HASH_SIZE, sizeof(*vm->hash));
 	vm->vcpus = calloc(cfg->nr_vcpus ? cfg->nr_vcpus : 1, sizeof(*vm->vcpus));
 	if (!vm->hash || !vm->vcpus || mmu_vm_sp_map_init(vm)) {
@@ -63,7 +70,7 @@ int mmu_vm_create(const struct mmu_vm_config *cfg, struct mmu_vm **out)
 	mmu_slab_init(&vm->sp_header_slab, "mmu_page_header", sizeof(struct sp));
 	mmu_slab_init(&vm->shadowed_slab, "shadowed_translation", SPTE_ENT_PER_PAGE * sizeof(uint64_t));
 	mmu_init_gpa_ops(vm);
-	if (vm->hm && mmu_notifier_attach(vm)) {
+	if (vm->hm && (vm->tdp ? tdp_notifier_attach(vm) : mmu_notifier_attach(vm))) {
 		mmu_vm_destroy(vm);
 		return -ENOMEM;
 	}
@@ -93,6 +100,8 @@ void mmu_vm_destroy(struct mmu_vm *vm)
 		return;
 	if (vm->notifier.ops)
 		mmu_notifier_detach(vm);
+	if (vm->tdp && vm->vcpus)
+		tdp_zap_all(vm);
 	if (vm->hash)
 		zap_everything(vm);
 	mmu_vm_sp_map_destroy(vm);
@@ -153,7 +162,10 @@ void mmu_vcpu_destroy(struct mmu_vcpu *v)
 		return;
 	vm = v->vm;
 	mmu_lock_acquire(&vm->mmu_lock);
-	mmu_free_roots(v, true);
+	if (vm->tdp)
+		tdp_put_root(v);
+	else
+		mmu_free_roots(v, true);
 	mmu_lock_release(&vm->mmu_lock);
 	mmu_release_reserved_frames(v);
 	mmu_cache_free_all(&v->pte_list_desc_cache);
@@ -179,7 +191,7 @@ int mmu_check(struct mmu_vm *vm, char *msg, size_t msglen)
 	int r;
 
 	mmu_lock_acquire(&vm->mmu_lock);
-	r = mmu_audit(vm, msg, msglen);
+	r = vm->audit_fn(vm, msg, msglen);
 	mmu_lock_release(&vm->mmu_lock);
 	return r;
 }
@@ -212,6 +224,13 @@ hpa_t mmu_root_hpa(const struct mmu_vcpu *v)
 	return v->root.hpa;
 }
 
+unsigned mmu_root_level(const struct mmu_vcpu *v)
+{
+	if (v->vm->tdp)
+		return v->vm->tdp_level;
+	return v->mode == SMMU_PAGING_5LEVEL ? 5 : 4;
+}
+
 bool mmu_context_stale(const struct mmu_vcpu *v)
 {
 	const struct smmu_cpu_state *s = v->cpu;
@@ -236,7 +255,72 @@ void mmu_memslot_changed(struct mmu_vm *vm, struct memslot *new_slot, bool was_l
 	if (change != MMU_SLOT_FLAGS_ONLY || was_logging || !mmu_slot_dirty_logging(new_slot))
 		return;
 	mmu_lock_acquire(&vm->mmu_lock);
-	mmu_slot_write_protect(vm, new_slot);
+	if (vm->tdp)
+		tdp_write_protect_slot(vm, new_slot);
+	else
+		mmu_slot_write_protect(vm, new_slot);
 	mmu_audit_if_enabled(vm);
 	mmu_lock_release(&vm->mmu_lock);
+}
+
+/* ---- events: the VM's MMU mode decides who handles them ----------------- */
+enum mmu_fault_action mmu_page_fault(struct mmu_vcpu *v, struct mmu_fault *f)
+{
+	return v->vm->tdp ? tdp_page_fault(v, f) : shadow_page_fault(v, f);
+}
+
+hpa_t mmu_current_root(struct mmu_vcpu *v)
+{
+	return v->vm->tdp ? tdp_current_root(v) : shadow_current_root(v);
+}
+
+/* With TDP the guest's own cr3, INVLPG and TLB flushes never reach the MMU (docs/tdp.md). */
+void mmu_cr3_changed(struct mmu_vcpu *v, bool noflush)
+{
+	if (!v->vm->tdp)
+		shadow_cr3_changed(v, noflush);
+}
+
+void mmu_context_changed(struct mmu_vcpu *v)
+{
+	if (!v->vm->tdp)
+		shadow_context_changed(v);
+}
+
+void mmu_invlpg(struct mmu_vcpu *v, gva_t gva)
+{
+	if (!v->vm->tdp)
+		shadow_invlpg(v, gva);
+}
+
+void mmu_guest_tlb_flush(struct mmu_vcpu *v, bool all_roots)
+{
+	if (!v->vm->tdp)
+		shadow_guest_tlb_flush(v, all_roots);
+}
+
+void mmu_zap_all_fast(struct mmu_vm *vm)
+{
+	if (vm->tdp)
+		tdp_zap_all(vm);
+	else
+		shadow_zap_all_fast(vm);
+}
+
+void mmu_zap_all_sync(struct mmu_vm *vm)
+{
+	if (vm->tdp)
+		tdp_zap_all(vm);
+	else
+		shadow_zap_all_sync(vm);
+}
+
+int mmu_get_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out)
+{
+	return vm->tdp ? tdp_get_dirty_log(vm, id, out) : shadow_get_dirty_log(vm, id, out);
+}
+
+int mmu_write_dot(struct mmu_vm *vm, FILE *out)
+{
+	return vm->tdp ? tdp_write_dot(vm, out) : shadow_write_dot(vm, out);
 }

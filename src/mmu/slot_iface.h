@@ -79,4 +79,18 @@ bool mmu_for_each_rmap(struct mmu_vm *vm, mmu_rmap_fn *fn, void *arg);
  */
 int mmu_harvest_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out, mmu_rmap_fn *fn,
                           void *arg, bool *any);
+
+/* ---- slot_rmaps.c: the same by gfn range, for the TDP MMU (no rmaps) ----- */
+typedef bool mmu_gfn_range_fn(struct mmu_vm *vm, gfn_t start, gfn_t end, void *arg);
+
+/* fn on the gfn range of each slot whose hvas meet [start, end); true if any fn did. */
+bool mmu_for_each_gfn_range_in_hva_range(struct mmu_vm *vm, hva_t start, hva_t end,
+                                         mmu_gfn_range_fn *fn, void *arg);
+/* The gfns slot maps: [*base, *base + *npages). */
+void mmu_slot_gfn_range(const struct memslot *slot, gfn_t *base, uint64_t *npages);
+/* Copy and clear slot id's dirty bitmap into out; 0, -EINVAL, -ENOENT; *base the slot's first gfn. */
+int mmu_fetch_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out, gfn_t *base,
+                        uint64_t *npages);
+/* Whether gfn is marked in its logging slot's bitmap (audit). */
+bool mmu_slot_test_dirty(const struct memslot *slot, gfn_t gfn);
 #endif

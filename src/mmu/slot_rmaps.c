@@ -2,7 +2,8 @@
  * slot_rmaps.c - the gate's range walks (slot_iface.h): the rmap heads of
  * every gfn in an hva range (host invalidation and aging, KVM's
  * kvm_handle_hva_range), of a whole slot (dirty logging), of every slot
- * (audit), and the dirty-log harvest.  The heads are the memslot's
+ * (audit), and the dirty-log harvest; and, for the TDP MMU, which keeps no
+ * rmaps, the same by gfn range.  The heads are the memslot's
  * metadata: one per (gfn, level), a level-L head covering the 512^(L-1)
  * gfns of an aligned large page.
  */
@@ -76,4 +77,43 @@ int mmu_harvest_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out, mmu_rma
 		if (out[i / 64] & (1ull << (i % 64)))
 			*any |= fn(vm, memslot_rmap(slot, slot->base_gfn + i, 1), arg);
 	return r;
+}
+
+bool mmu_for_each_gfn_range_in_hva_range(struct mmu_vm *vm, hva_t start, hva_t end,
+                                         mmu_gfn_range_fn *fn, void *arg)
+{
+	struct memslot *slot;
+	bool any = false;
+
+	for (unsigned i = 0; (slot = memslots_at(vm->slots, i)); i++) {
+		gfn_t gs, ge;
+
+		if (memslot_hva_range_to_gfns(slot, start, end, &gs, &ge))
+			any |= fn(vm, gs, ge, arg);
+	}
+	return any;
+}
+
+void mmu_slot_gfn_range(const struct memslot *slot, gfn_t *base, uint64_t *npages)
+{
+	*base = slot->base_gfn;
+	*npages = slot->npages;
+}
+
+int mmu_fetch_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out, gfn_t *base,
+                        uint64_t *npages)
+{
+	struct memslot *slot = memslots_get(vm->slots, id);
+	int r = memslots_get_dirty_log(vm->slots, id, out);
+
+	if (!r) {
+		*base = slot->base_gfn;
+		*npages = slot->npages;
+	}
+	return r;
+}
+
+bool mmu_slot_test_dirty(const struct memslot *slot, gfn_t gfn)
+{
+	return slot->dirty_bitmap && memslot_test_dirty(slot, gfn);
 }

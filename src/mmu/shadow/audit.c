@@ -262,7 +262,7 @@ void mmu_audit_if_enabled(struct mmu_vm *vm)
 #endif
 	if (!vm->audit && !always)
 		return;
-	if (mmu_audit(vm, msg, sizeof(msg))) {
+	if (vm->audit_fn(vm, msg, sizeof(msg))) {
 		fprintf(stderr, "shadowmmu: MMU audit failed: %s\n", msg);
 		abort();
 	}

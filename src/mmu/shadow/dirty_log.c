@@ -9,7 +9,7 @@
  * through a large leaf faults, and the fault maps 4 KiB under it, as
  * logging allows no larger level (mmu_max_mapping_level).
  */
-#include "mmu/mmu.h"
+#include "mmu/shadow/shadow.h"
 #include "mmu/shadow/audit.h"
 #include "mmu/shadow/dirty_log.h"
 #include "mmu/shadow/rmap_walk.h"
@@ -21,7 +21,7 @@ static bool clear_writable(struct mmu_vm *vm, struct rmap_head *head, void *arg)
 	return rmap_clear_writable(head);
 }
 
-int mmu_get_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out)
+int shadow_get_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out)
 {
 	bool flush;
 	int r;

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "mmu/mmu.h"
+#include "mmu/shadow/shadow.h"
 #include "mmu/shadow/sp.h"
 
 struct dot_state {
@@ -100,7 +100,7 @@ static void dot_root(struct dot_state *d, struct mmu_vcpu *v, const struct mmu_r
 	}
 }
 
-int mmu_write_dot(struct mmu_vm *vm, FILE *out)
+int shadow_write_dot(struct mmu_vm *vm, FILE *out)
 {
 	struct dot_state d = {.out = out};
 

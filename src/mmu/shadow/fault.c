@@ -19,7 +19,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "mmu/mmu.h"
+#include "mmu/shadow/shadow.h"
 #include "mmu/shadow/audit.h"
 #include "mmu/shadow/get_sp.h"
 #include "mmu/shadow/pool.h"
@@ -462,7 +462,7 @@ static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fa
 	return MMU_FAULT_RETRY;
 }
 
-enum mmu_fault_action mmu_page_fault(struct mmu_vcpu *v, struct mmu_fault *f)
+enum mmu_fault_action shadow_page_fault(struct mmu_vcpu *v, struct mmu_fault *f)
 {
 	struct mmu_vm *vm = v->vm;
 	enum mmu_fault_action act;

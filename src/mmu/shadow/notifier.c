@@ -17,7 +17,7 @@
  *    was dropped at _start, so there is nothing to do (KVM ended the same way).
  *  - release: the host address space is going away: zap everything.
  */
-#include "mmu/mmu.h"
+#include "mmu/shadow/shadow.h"
 #include "mmu/shadow/audit.h"
 #include "mmu/shadow/notifier.h"
 #include "mmu/shadow/rmap_walk.h"
@@ -88,7 +88,7 @@ static bool mn_test_young(struct mmu_notifier *mn, hva_t start, hva_t end)
 
 static void mn_release(struct mmu_notifier *mn)
 {
-	mmu_zap_all_sync(to_vm(mn));
+	shadow_zap_all_sync(to_vm(mn));
 }
 
 static const struct mmu_notifier_ops mmu_notifier_ops = {

@@ -16,7 +16,7 @@
  * Leaf pages are exempt from flooding when unsync is on: they can go unsync
  * instead of being written through emulation.
  */
-#include "mmu/mmu.h"
+#include "mmu/shadow/shadow.h"
 #include "mmu/shadow/audit.h"
 #include "mmu/shadow/gpte.h"
 #include "mmu/shadow/pte_write.h"
@@ -174,7 +174,7 @@ static void invlpg_root(struct mmu_vcpu *v, const struct mmu_root *root, gva_t g
 	}
 }
 
-void mmu_invlpg(struct mmu_vcpu *v, gva_t gva)
+void shadow_invlpg(struct mmu_vcpu *v, gva_t gva)
 {
 	struct mmu_vm *vm = v->vm;
 	/* Without memory to map the new gpte at once, dropping the spte is enough. */

@@ -12,7 +12,7 @@
  */
 #include <string.h>
 
-#include "mmu/mmu.h"
+#include "mmu/shadow/shadow.h"
 #include "mmu/shadow/audit.h"
 #include "mmu/shadow/get_sp.h"
 #include "mmu/shadow/root.h"
@@ -289,7 +289,7 @@ static void unlock(struct mmu_vcpu *v)
 }
 
 /* MOV to CR3 succeeded (KVM's kvm_mmu_new_pgd). */
-void mmu_cr3_changed(struct mmu_vcpu *v, bool noflush)
+void shadow_cr3_changed(struct mmu_vcpu *v, bool noflush)
 {
 	bool cached = false;
 	/* Without memory for new pages, leave no root: the next access fails cleanly. */
@@ -317,7 +317,7 @@ void mmu_cr3_changed(struct mmu_vcpu *v, bool noflush)
 }
 
 /* CR0/CR4/EFER changed the paging mode or a role bit: start a new context. */
-void mmu_context_changed(struct mmu_vcpu *v)
+void shadow_context_changed(struct mmu_vcpu *v)
 {
 	topup_and_lock(v);
 	mmu_free_roots(v, true);
@@ -326,7 +326,7 @@ void mmu_context_changed(struct mmu_vcpu *v)
 	unlock(v);
 }
 
-hpa_t mmu_current_root(struct mmu_vcpu *v)
+hpa_t shadow_current_root(struct mmu_vcpu *v)
 {
 	hpa_t hpa;
 
@@ -366,7 +366,7 @@ void mmu_sync_roots(struct mmu_vcpu *v)
 }
 
 /* The guest flushed its TLB: bring unsync pages under the roots up to date. */
-void mmu_guest_tlb_flush(struct mmu_vcpu *v, bool all_roots)
+void shadow_guest_tlb_flush(struct mmu_vcpu *v, bool all_roots)
 {
 	topup_and_lock(v);
 	v->vm->stat.tlb_flush++;

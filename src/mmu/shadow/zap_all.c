@@ -7,7 +7,7 @@
  * later MMU entries (mmu_reclaim_step), so the cost the vCPUs see does not
  * grow with the number of pages.
  */
-#include "mmu/mmu.h"
+#include "mmu/shadow/shadow.h"
 #include "mmu/shadow/audit.h"
 #include "mmu/shadow/root.h"
 #include "mmu/shadow/zap.h"
@@ -24,7 +24,7 @@ void mmu_reclaim_step(struct mmu_vm *vm)
 }
 
 /* Fast zap-all: O(vCPUs) now, obsolete pages freed in batches later. */
-void mmu_zap_all_fast(struct mmu_vm *vm)
+void shadow_zap_all_fast(struct mmu_vm *vm)
 {
 	mmu_lock_acquire(&vm->mmu_lock);
 	vm->stat.zap_all++;
@@ -40,9 +40,9 @@ void mmu_zap_all_fast(struct mmu_vm *vm)
 }
 
 /* Zap-all and free everything now (before a memslot is deleted or moved). */
-void mmu_zap_all_sync(struct mmu_vm *vm)
+void shadow_zap_all_sync(struct mmu_vm *vm)
 {
-	mmu_zap_all_fast(vm);
+	shadow_zap_all_fast(vm);
 	mmu_lock_acquire(&vm->mmu_lock);
 	mmu_zap_obsolete_pages(vm, 0);
 	mmu_audit_if_enabled(vm);

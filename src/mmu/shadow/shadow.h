@@ -1,0 +1,22 @@
+/*
+ * shadow.h - the shadow MMU's entry points: what mmu_vm.c calls to carry
+ * out mmu.h's events when the VM runs on shadow paging.  Each has the
+ * meaning of the mmu.h function of the same name without the prefix.
+ */
+#ifndef SMMU_SHADOW_SHADOW_H
+#define SMMU_SHADOW_SHADOW_H
+
+#include "mmu/mmu.h"
+
+enum mmu_fault_action shadow_page_fault(struct mmu_vcpu *v, struct mmu_fault *f);
+hpa_t shadow_current_root(struct mmu_vcpu *v);
+void shadow_cr3_changed(struct mmu_vcpu *v, bool noflush);
+void shadow_context_changed(struct mmu_vcpu *v);
+void shadow_invlpg(struct mmu_vcpu *v, gva_t gva);
+void shadow_guest_tlb_flush(struct mmu_vcpu *v, bool all_roots);
+void shadow_zap_all_fast(struct mmu_vm *vm);
+void shadow_zap_all_sync(struct mmu_vm *vm);
+int shadow_get_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out);
+int shadow_write_dot(struct mmu_vm *vm, FILE *out);
+
+#endif /* SMMU_SHADOW_SHADOW_H */

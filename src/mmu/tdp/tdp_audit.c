@@ -1,0 +1,141 @@
+/*
+ * tdp_audit.c - the TDP MMU's invariant checker (the TDP half of audit.c):
+ *   T1 every present leaf maps the host frame backing its gfn, through a
+ *      memslot of this VM, at a level its slot allows (a logged slot: 4 KiB);
+ *   T2 no writable leaf in a read-only slot; in a logged slot, a writable
+ *      leaf only over a page marked dirty;
+ *   T3 every table entry points at a live table one level down covering
+ *      the same gfns; every table hangs under the root (no page leaks);
+ *   T4 pages_4k/2m/1g equal the leaves by level, n_used_mmu_pages the tables;
+ *   T5 an MMIO spte's gfn is its own, and no memslot holds it at its generation.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "mmu/shadow/sp.h"
+#include "mmu/slot_iface.h"
+#include "mmu/tdp/tdp.h"
+#include "mmu/tdp/tdp_iter.h"
+#include "mmu/tdp/tdp_spte.h"
+
+struct tdp_audit {
+	char *msg;
+	size_t msglen;
+	int failed;
+	uint64_t tables, by_level[4];
+};
+
+__attribute__((format(printf, 2, 3))) static void fail(struct tdp_audit *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (a->failed++)
+		return;
+	va_start(ap, fmt);
+	if (a->msg && a->msglen)
+		vsnprintf(a->msg, a->msglen, fmt, ap);
+	va_end(ap);
+}
+
+static void audit_leaf(struct mmu_vm *vm, struct tdp_audit *a, uint64_t e, unsigned level,
+                       gfn_t gfn)
+{
+	struct memslot *slot = mmu_gfn_to_slot(vm, gfn);
+	pfn_t pfn;
+
+	a->by_level[level]++;
+	if (!slot || mmu_peek_pfn(vm, slot, gfn, &pfn) || (hpa_t)pfn << PAGE_SHIFT != ept_to_hpa(e)) {
+		fail(a, "T1: leaf for gfn %#llx does not map the frame backing it",
+		     (unsigned long long)gfn);
+		return;
+	}
+	if (level > mmu_max_mapping_level(vm, slot, gfn, 3))
+		fail(a, "T1: leaf for gfn %#llx at level %u, more than its slot allows",
+		     (unsigned long long)gfn, level);
+	if ((e & EPT_W) && mmu_slot_readonly(slot))
+		fail(a, "T2: writable leaf for gfn %#llx in a read-only slot", (unsigned long long)gfn);
+	if ((e & EPT_W) && mmu_slot_dirty_logging(slot) && !mmu_slot_test_dirty(slot, gfn))
+		fail(a, "T2: writable leaf for clean logged gfn %#llx", (unsigned long long)gfn);
+}
+
+static void audit_mmio(struct mmu_vm *vm, struct tdp_audit *a, uint64_t e, unsigned level,
+                       gfn_t gfn)
+{
+	if (level != 1 || tdp_mmio_gfn(e) != gfn)
+		fail(a, "T5: MMIO spte at gfn %#llx names gfn %#llx", (unsigned long long)gfn,
+		     (unsigned long long)tdp_mmio_gfn(e));
+	else if (mmu_gfn_to_slot(vm, gfn) &&
+	         tdp_mmio_gen_matches(e, mmu_memslots_generation(vm)))
+		fail(a, "T5: current MMIO spte over memslot gfn %#llx", (unsigned long long)gfn);
+}
+
+static bool audit_entry(struct mmu_vm *vm, struct sp *sp, uint64_t *sptep, unsigned level,
+                        gfn_t gfn, void *arg)
+{
+	struct tdp_audit *a = arg;
+	uint64_t e = spte_get(sptep);
+	struct sp *child;
+
+	if (is_tdp_mmio_spte(e)) {
+		audit_mmio(vm, a, e, level, gfn);
+	} else if (is_ept_leaf(e, level)) {
+		audit_leaf(vm, a, e, level, gfn);
+	} else {
+		child = sp_from_hpa(vm, ept_to_hpa(e));
+		a->tables++;
+		if (!child || child->role.level != level - 1 || child->gfn != gfn || !child->role.direct)
+			fail(a, "T3: table entry for gfn %#llx at level %u points at no table below",
+			     (unsigned long long)gfn, level);
+	}
+	return false;
+}
+
+int tdp_audit(struct mmu_vm *vm, char *msg, size_t msglen)
+{
+	struct tdp_audit a = {.msg = msg, .msglen = msglen};
+
+	if (vm->tdp_root) {
+		a.tables = 1;
+		tdp_for_each_spte(vm, vm->tdp_root, 0, ~0ull, audit_entry, &a);
+	}
+	if (a.by_level[1] != vm->stat.pages_4k || a.by_level[2] != vm->stat.pages_2m ||
+	    a.by_level[3] != vm->stat.pages_1g)
+		fail(&a, "T4: %llu/%llu/%llu leaves, gauges %llu/%llu/%llu",
+		     (unsigned long long)a.by_level[1], (unsigned long long)a.by_level[2],
+		     (unsigned long long)a.by_level[3], (unsigned long long)vm->stat.pages_4k,
+		     (unsigned long long)vm->stat.pages_2m, (unsigned long long)vm->stat.pages_1g);
+	if (a.tables != vm->n_used_mmu_pages)
+		fail(&a, "T3: %llu tables under the root, %llu allocated",
+		     (unsigned long long)a.tables, (unsigned long long)vm->n_used_mmu_pages);
+	return a.failed ? -EUCLEAN : 0;
+}
+
+static bool dot_entry(struct mmu_vm *vm, struct sp *sp, uint64_t *sptep, unsigned level,
+                      gfn_t gfn, void *arg)
+{
+	FILE *out = arg;
+	uint64_t e = spte_get(sptep);
+
+	if (is_tdp_present(e) && !is_ept_leaf(e, level))
+		fprintf(out, "  t%llx -> t%llx;\n", (unsigned long long)sp->spt_hpa,
+		        (unsigned long long)ept_to_hpa(e));
+	else if (is_tdp_present(e) && level > 1)
+		fprintf(out, "  t%llx -> \"gfn %#llx (%s)\";\n", (unsigned long long)sp->spt_hpa,
+		        (unsigned long long)gfn, level == 2 ? "2M" : "1G");
+	return false;
+}
+
+int tdp_write_dot(struct mmu_vm *vm, FILE *out)
+{
+	int r;
+
+	mmu_lock_acquire(&vm->mmu_lock);
+	fprintf(out, "digraph ept {\n  node [shape=box];\n");
+	if (vm->tdp_root)
+		fprintf(out, "  root -> t%llx;\n", (unsigned long long)vm->tdp_root->spt_hpa);
+	tdp_for_each_spte(vm, vm->tdp_root, 0, ~0ull, dot_entry, out);
+	r = fprintf(out, "}\n") < 0 ? -EIO : 0;
+	mmu_lock_release(&vm->mmu_lock);
+	return r;
+}
