@@ -203,8 +203,10 @@ static enum hwwalk_exit walk_finish(const struct hwwalk_env *env, gva_t gva,
 
 /* Record where a walk stopped: the rights so far and the spte it last read. */
 static enum hwwalk_exit walk_stop(struct hwwalk_result *r, enum hwwalk_exit why, uint32_t pfec,
-                                  unsigned level, unsigned acc, uint64_t spte, uint64_t *sptep)
+                                  unsigned level, unsigned acc, uint64_t spte, uint64_t *sptep,
+                                  unsigned refs)
 {
+	r->refs = refs;
 	r->access = acc;
 	r->spte = spte;
 	r->sptep = sptep;
@@ -230,10 +232,11 @@ walk_from(const struct hwwalk_env *env, uint64_t *table, unsigned start, unsigne
 		p = sptep[level - 1] = &table[spte_index(gva, level)];
 		spte = __atomic_load_n(p, __ATOMIC_RELAXED);
 		if (unlikely(!is_shadow_present_spte(spte)))
-			return walk_stop(r, HWWALK_NOT_PRESENT, pfec, level, acc, spte, p);
+			return walk_stop(r, HWWALK_NOT_PRESENT, pfec, level, acc, spte, p,
+			                 start - level + 1);
 		if (unlikely(spte_reserved_bits(spte, level)))
 			return walk_stop(r, HWWALK_RESERVED, pfec | X86_PFEC_P | X86_PFEC_RSVD,
-			                 level, acc, spte, p);
+			                 level, acc, spte, p, start - level + 1);
 		acc &= spte_access(spte);
 		if (is_last_spte(spte, level))
 			break;
@@ -241,7 +244,7 @@ walk_from(const struct hwwalk_env *env, uint64_t *table, unsigned start, unsigne
 		table = walk_table(env, spte_to_hpa(spte));
 		if (unlikely(!table))
 			return walk_stop(r, HWWALK_BAD_HPA, pfec | X86_PFEC_P | X86_PFEC_RSVD,
-			                 level - 1, acc, spte, p);
+			                 level - 1, acc, spte, p, start - level + 1);
 		if (level == 2 && fill && (upper & SPTE_A))
 			psc_fill(env->psc, env->root, gva, table, acc, gen);
 	}
@@ -249,6 +252,7 @@ walk_from(const struct hwwalk_env *env, uint64_t *table, unsigned start, unsigne
 	r->spte = spte;
 	r->sptep = p;
 	r->level = level;
+	r->refs = start - level + 1;
 	/* A to set above the leaf only if some nonleaf spte lacks it (the MMU makes them with A). */
 	return walk_finish(env, gva, access, sptep, (upper & SPTE_A) ? level : start, r);
 }
@@ -266,11 +270,11 @@ static NOINLINE enum hwwalk_exit walk_root(const struct hwwalk_env *env, gva_t g
 	SMMU_ASSERT(level == 4 || level == 5);
 	r->cached = false;
 	if (unlikely(env->root == INVALID_HPA))
-		return walk_stop(r, HWWALK_NO_ROOT, pfec, level, HW_ACC_ALL, 0, NULL);
+		return walk_stop(r, HWWALK_NO_ROOT, pfec, level, HW_ACC_ALL, 0, NULL, 0);
 	table = walk_table(env, env->root);
 	if (unlikely(!table))
 		return walk_stop(r, HWWALK_BAD_HPA, pfec | X86_PFEC_P | X86_PFEC_RSVD, level,
-		                 HW_ACC_ALL, 0, NULL);
+		                 HW_ACC_ALL, 0, NULL, 0);
 	return walk_from(env, table, level, HW_ACC_ALL, gva, access, r, fill, gen);
 }
 
@@ -307,7 +311,8 @@ static enum hwwalk_exit walk_cached(const struct hwwalk_env *env, const struct p
 
 	r->cached = true;
 	if (!is_shadow_present_spte(spte)) /* the usual exit: a page not mapped yet */
-		return walk_stop(r, HWWALK_NOT_PRESENT, env->perm->pfec[access], 1, e->acc, spte, p);
+		return walk_stop(r, HWWALK_NOT_PRESENT, env->perm->pfec[access], 1, e->acc, spte, p,
+		                 1);
 	if (unlikely(spte_reserved_bits(spte, 1) ||
 	             !hw_perm_allows(env->perm, acc, spte_pkey(spte), access) ||
 	             !arena_hpa_to_ptr(env->arena, hpa, PAGE_SIZE)))
@@ -317,6 +322,7 @@ static enum hwwalk_exit walk_cached(const struct hwwalk_env *env, const struct p
 	r->exit = HWWALK_OK;
 	r->error_code = 0;
 	r->level = 1;
+	r->refs = 1;
 	r->hpa = hpa | (gva & ~PAGE_MASK);
 	r->access = acc;
 	r->pkey = spte_pkey(spte);
@@ -352,6 +358,7 @@ bool hwwalk_leaf(const struct hwwalk_env *env, gva_t gva, enum smmu_access_type 
 		return false;
 	size = spte_level_size(level);
 	r->level = level;
+	r->refs = 0;
 	r->spte = spte;
 	r->sptep = NULL;
 	r->access = spte_access(spte);

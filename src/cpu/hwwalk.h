@@ -45,6 +45,8 @@ enum hwwalk_exit {
 	HWWALK_PK,              /* protection-key violation (PKRU.AD/WD) */
 	HWWALK_RESERVED,        /* reserved bit set: MMIO sptes land here */
 	HWWALK_BAD_HPA,         /* spte points outside the arena / at a non-table frame */
+	HWWALK_EPT_VIOLATION,   /* TDP: EPT entry not present, or its rights deny the access */
+	HWWALK_EPT_MISCONFIG,   /* TDP: a misconfigured EPT entry (W without R, reserved bits) */
 	HWWALK_NR_EXITS,
 };
 
@@ -113,6 +115,7 @@ struct hwwalk_result {
 	uint64_t spte;       /* the leaf (OK) or the spte where the walk stopped */
 	uint64_t *sptep;     /* where `spte` lives; NULL for NO_ROOT/BAD_HPA at the root */
 	bool cached;         /* the walk started from a paging-structure-cache entry */
+	unsigned refs;       /* sptes read (memory references): 0 .. root_level */
 };
 
 /*

@@ -115,8 +115,14 @@ int vcpu_cpu_init(struct vcpu_cpu *v, const struct vcpu_cpu_config *cfg)
 	v->mmu_ctx = cfg->mmu_ctx;
 	v->threaded = cfg->threaded;
 	v->shortcuts = cfg->shortcuts;
-	/* Without a generation to check entries against there is no cache: every walk starts at the root. */
-	v->psc.gen = (v->shortcuts & SMMU_SHORTCUT_PSC) ? cfg->table_gen : NULL;
+	/*
+	 * Without a generation to check entries against there is no cache:
+	 * every walk starts at the root.  TDP walks have no cache yet.
+	 */
+	v->psc.gen = (v->shortcuts & SMMU_SHORTCUT_PSC) && !cfg->tdp ? cfg->table_gen : NULL;
+	v->tdp = cfg->tdp;
+	v->ept = (struct eptwalk_env){
+	    .arena = cfg->arena, .root = INVALID_HPA, .level = 4, .ad = cfg->ept_ad};
 	v->walk = (struct hwwalk_env){.arena = cfg->arena,
 	                              .root = INVALID_HPA,
 	                              .root_level = 4,
@@ -317,6 +323,15 @@ static enum vcpu_result vcpu_resolve(struct vcpu_cpu *v, enum vcpu_pf_action act
 	}
 }
 
+/* A hardware walk of `refs` memory references (walk_refs, walk_refs_max). */
+static inline void vcpu_count_walk(struct vcpu_cpu *v, unsigned refs)
+{
+	v->stats.walks++;
+	v->stats.walk_refs += refs;
+	if (refs > v->stats.walk_refs_max)
+		v->stats.walk_refs_max = refs;
+}
+
 /*
  * One shadow walk.  Debug builds of unthreaded vCPUs repeat a walk that
  * started from the paging-structure cache from the root and assert that
@@ -328,7 +343,7 @@ static enum hwwalk_exit vcpu_walk(struct vcpu_cpu *v, gva_t gva, enum smmu_acces
 {
 	enum hwwalk_exit r = hwwalk(&v->walk, gva, access, w);
 
-	v->stats.walks++;
+	vcpu_count_walk(v, w->refs);
 	if (!w->cached)
 		return r;
 	v->stats.cached_walks++;
@@ -347,6 +362,107 @@ static enum hwwalk_exit vcpu_walk(struct vcpu_cpu *v, gva_t gva, enum smmu_acces
 	return r;
 }
 
+/* ---- TDP mode: the 2D walk and its EPT exits -------------------------------- */
+
+/*
+ * Tell the MMU about an EPT exit (outside guest mode, as KVM's
+ * handle_ept_violation runs).  When it answers MMIO for a guest
+ * paging-structure entry, read that entry through the ordinary guest-memory
+ * ops now, still outside guest mode, for the walks that follow.
+ */
+static enum vcpu_pf_action vcpu_ept_exit(struct vcpu_cpu *v, gva_t gva,
+                                         enum smmu_access_type access,
+                                         const struct walk2d_result *w, unsigned size,
+                                         uint64_t value, unsigned retry,
+                                         struct walk2d_slow *slow, struct vcpu_pf_reply *reply)
+{
+	struct vcpu_exit exit = {
+	    .reason = w->exit,
+	    .error_code = w->error_code,
+	    .level = w->ept.level,
+	    .spte = w->ept.entry,
+	    .size = size,
+	    .value = value,
+	    .retry = retry,
+	    .gpa = w->gpa,
+	    .exit_qual = w->exit_qual,
+	};
+	enum vcpu_pf_action act;
+
+	*reply = (struct vcpu_pf_reply){0};
+	v->stats.exits[w->exit]++;
+	vcpu_exit_guest(v);
+	act = v->mmu_ops->page_fault(v->mmu_ctx, gva, access, &exit, reply);
+	if (act == VCPU_PF_MMIO && !(w->exit_qual & EPT_QUAL_GVA_FINAL)) {
+		walk2d_slow_load(slow, v->gpa_ops, w->gpa, w->pte_size);
+		act = VCPU_PF_RETRY;
+	}
+	vcpu_enter_guest(v);
+	return act;
+}
+
+/* One 2D walk, counted. */
+static enum walk2d_outcome vcpu_walk_2d(struct vcpu_cpu *v, const struct walk2d_slow *slow,
+                                        gva_t gva, enum smmu_access_type access,
+                                        struct walk2d_result *w)
+{
+	const struct walk2d_env env = {.ept = &v->ept, .state = &v->state, .model = &v->model};
+	enum walk2d_outcome r = walk2d(&env, slow, gva, access, w);
+
+	vcpu_count_walk(v, w->refs);
+	return r;
+}
+
+/* A walk that ended without an exit to the MMU: the translation or the guest's fault. */
+static enum vcpu_result vcpu_walk_2d_done(struct vcpu_cpu *v, gva_t gva,
+                                          const struct walk2d_result *w,
+                                          struct vcpu_outcome *out, hpa_t *hpa)
+{
+	switch (w->outcome) {
+	case WALK2D_OK:
+		if (w->cacheable)
+			tlb_fill(&v->tlb, gva, v->pcid, &w->fill);
+		*hpa = w->hpa;
+		return VCPU_OK;
+	case WALK2D_GUEST_PF:
+		out->error_code = w->error_code;
+		out->cr2 = v->cr2 = gva;
+		return VCPU_PF;
+	case WALK2D_GUEST_GP:
+		return VCPU_GP;
+	default: /* an EPT entry aimed outside the arena: nothing the MMU can fix */
+		return VCPU_EMUL_FAIL;
+	}
+}
+
+/*
+ * TDP mode's slow path: walk in two dimensions; a guest fault goes to the
+ * guest, an EPT violation / misconfiguration (or a missing EPT root) to the
+ * MMU, at most VCPU_MAX_FAULT_RETRIES times.
+ */
+static NOINLINE enum vcpu_result vcpu_translate_2d(struct vcpu_cpu *v, gva_t gva,
+                                                   enum smmu_access_type access, unsigned size,
+                                                   uint64_t value, struct vcpu_outcome *out,
+                                                   hpa_t *hpa)
+{
+	struct walk2d_slow slow = {0};
+	struct walk2d_result w;
+	struct vcpu_pf_reply reply;
+
+	for (unsigned retry = 0; retry < VCPU_MAX_FAULT_RETRIES; retry++) {
+		enum vcpu_pf_action act;
+
+		if (vcpu_walk_2d(v, &slow, gva, access, &w) != WALK2D_EXIT ||
+		    w.exit == HWWALK_BAD_HPA)
+			return vcpu_walk_2d_done(v, gva, &w, out, hpa);
+		act = vcpu_ept_exit(v, gva, access, &w, size, value, retry, &slow, &reply);
+		if (act != VCPU_PF_RETRY)
+			return vcpu_resolve(v, act, gva, access, size, &reply, out, hpa);
+	}
+	v->stats.retries_exhausted++;
+	return VCPU_EMUL_FAIL;
+}
+
 /*
  * Walk the shadow tables, asking the MMU to fix each exit, at most
  * VCPU_MAX_FAULT_RETRIES times.  VCPU_OK with *hpa, or with *hpa ==
@@ -361,6 +477,8 @@ static NOINLINE enum vcpu_result vcpu_translate_slow(struct vcpu_cpu *v, gva_t g
 	struct vcpu_pf_reply reply;
 
 	v->stats.tlb_misses++;
+	if (v->tdp)
+		return vcpu_translate_2d(v, gva, access, size, value, out, hpa);
 	for (unsigned retry = 0; retry < VCPU_MAX_FAULT_RETRIES; retry++) {
 		enum vcpu_pf_action act;
 
@@ -676,6 +794,11 @@ int vcpu_cpu_set_root(struct vcpu_cpu *v, hpa_t root, unsigned level)
 		return -EINVAL;
 	if (root != INVALID_HPA && (root & ~PAGE_MASK))
 		return -EINVAL;
+	if (v->tdp) {
+		v->ept.root = root;
+		v->ept.level = level;
+		return 0;
+	}
 	/* Entries are tagged by root; a change of level (4 <-> 5) empties the cache. */
 	if (level != v->walk.root_level)
 		psc_flush(&v->psc);

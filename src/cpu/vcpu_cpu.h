@@ -31,8 +31,10 @@
 
 #include "common.h"
 #include "host/arena.h"
+#include "cpu/eptwalk.h"
 #include "cpu/hwwalk.h"
 #include "cpu/tlb.h"
+#include "cpu/walk2d.h"
 
 #define VCPU_MAX_FAULT_RETRIES 8
 
@@ -63,6 +65,14 @@ struct vcpu_exit {
 	unsigned size;       /* bytes accessed: 1, 2, 4, 8 */
 	uint64_t value;      /* the data of a write */
 	unsigned retry;      /* 0 on the first exit of this access */
+	/*
+	 * TDP mode (EPT_VIOLATION, EPT_MISCONFIG, NO_ROOT): the gpa whose EPT
+	 * walk failed and the EPT_QUAL_* bits (x86/ept.h) of the exit; level
+	 * and spte are the EPT level and entry where that walk stopped, and
+	 * error_code KVM's PFERR bits derived from the qualification (P, W, I).
+	 */
+	uint64_t gpa;
+	uint64_t exit_qual;
 };
 
 struct vcpu_pf_reply {
@@ -125,6 +135,12 @@ struct vcpu_cpu_stats {
 	uint64_t walks;                /* hardware walks */
 	uint64_t leaf_handbacks;       /* fills from the MMU's leaf instead of a walk */
 	uint64_t cached_walks;         /* walks started from the paging-structure cache */
+	/*
+	 * Memory references of hardware walks: sptes read (shadow mode), guest
+	 * paging-structure entries plus EPT entries read (TDP mode: (n+1)(m+1)-1
+	 * for an n-level guest over m-level EPT), and the most of one walk.
+	 */
+	uint64_t walk_refs, walk_refs_max;
 	uint64_t exits[HWWALK_NR_EXITS];
 	uint64_t results[VCPU_NR_RESULTS];
 	uint64_t mmio_reads, mmio_writes;
@@ -147,6 +163,14 @@ struct vcpu_cpu_config {
 	 * table_gen), LEAF_HANDBACK, PREFETCH_HINTS; 0: none of them.
 	 */
 	uint32_t shortcuts;
+	/*
+	 * TDP mode: the root vcpu_cpu_set_root() installs is the EPT's (level
+	 * 4 or 5), the vCPU walks the guest's tables through it (walk2d.h) and
+	 * exits on EPT violations and misconfigurations only.  ept_ad: EPT
+	 * accessed and dirty flags enabled.
+	 */
+	bool tdp;
+	bool ept_ad;
 };
 
 struct vcpu_cpu {
@@ -172,6 +196,8 @@ struct vcpu_cpu {
 	bool threaded;     /* run the guest-mode handshake (vcpu_cpu_kick_tlb_flush) */
 	struct vcpu_cpu_stats stats;
 	uint32_t shortcuts; /* SMMU_SHORTCUT_* switched on (vcpu_cpu_config) */
+	bool tdp;           /* TDP mode: misses take the 2D walk over `ept` */
+	struct eptwalk_env ept;
 };
 
 /*
@@ -219,7 +245,8 @@ void vcpu_cpu_prefetch(const struct vcpu_cpu *v, gva_t gva);
 
 /* ---- the MMU's controls -------------------------------------------------- */
 /*
- * Install the shadow root (INVALID_HPA: none) of `level` 4 or 5.  0 or
+ * Install the shadow root (INVALID_HPA: none) of `level` 4 or 5 - in TDP
+ * mode the EPT root (the EPTP) and the EPT's level, 4 or 5.  0 or
  * -EINVAL.  The TLB is kept (a cached root reused on a cr3 switch keeps its
  * translations); after installing a new root the MMU must flush, as KVM's
  * kvm_mmu_load() does.

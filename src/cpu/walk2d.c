@@ -1,0 +1,297 @@
+/*
+ * walk2d.c - the two-dimensional walk: see walk2d.h for the contract.
+ *
+ * Rules followed (Intel SDM):
+ *  - Vol. 3C 29.3.2: with EPT on, every guest-physical address the guest
+ *    walk uses - each paging-structure entry it reads or updates, then the
+ *    final one - is translated through the EPT.
+ *  - 29.3.3.2 and Table 28-7: an EPT violation's qualification gives the
+ *    access (read / write / fetch), the rights the EPT walk found, that a
+ *    guest linear address was being translated, and whether the failing
+ *    gpa was the final translation (bit 8 set) or a guest paging-structure
+ *    entry (bit 8 clear).  With EPT A/D on, paging-structure accesses are
+ *    writes and a violation on them sets both the read and write bits.
+ *  - 29.3.5: EPT A/D updates (eptwalk.c).
+ *  - Vol. 3A 4.8: guest A/D, by the architectural walker, through the
+ *    compare-and-exchange op below.
+ */
+#include "cpu/walk2d.h"
+
+#include <errno.h>
+
+#define WALK2D_SEEN 8 /* the last entries read: an A/D update names one of the last 5 */
+
+/* The guest-memory ops' context for one 2D walk. */
+struct walk2d_mem {
+	const struct walk2d_env *env;
+	const struct walk2d_slow *slow;
+	struct walk2d_result *r;
+	enum smmu_access_type table_access; /* READ, or WRITE under EPT A/D */
+	bool failed;                        /* an EPT exit has ended the walk (r holds it) */
+	unsigned refs;
+	unsigned nr_seen;
+	struct {
+		uint64_t gpa;
+		struct eptwalk_result ept;
+	} seen[WALK2D_SEEN];
+};
+
+/* KVM's handle_ept_violation error code: P if some right was found, W, I. */
+static uint32_t ept_pferr(uint64_t qual)
+{
+	uint32_t ec = (qual & (EPT_QUAL_READABLE | EPT_QUAL_WRITABLE | EPT_QUAL_EXECUTABLE))
+	                  ? X86_PFEC_P
+	                  : 0;
+
+	if (qual & EPT_QUAL_WRITE)
+		ec |= X86_PFEC_W;
+	if (qual & EPT_QUAL_FETCH)
+		ec |= X86_PFEC_I;
+	return ec;
+}
+
+static enum walk2d_outcome walk2d_exit(struct walk2d_result *r, uint64_t gpa, uint64_t acc_qual,
+                                       bool final, const struct eptwalk_result *e)
+{
+	r->outcome = WALK2D_EXIT;
+	r->exit = e->exit;
+	r->gpa = gpa;
+	r->ept = *e;
+	r->exit_qual = acc_qual | ept_qual_rights(e->rights) | EPT_QUAL_GVA_VALID |
+	               (final ? EPT_QUAL_GVA_FINAL : 0);
+	r->error_code = ept_pferr(r->exit_qual);
+	return WALK2D_EXIT;
+}
+
+/* An EPT exit on a guest paging-structure entry: record it, fail this and every later access. */
+static int table_exit(struct walk2d_mem *m, uint64_t gpa, unsigned size, uint64_t acc_qual,
+                      const struct eptwalk_result *e)
+{
+	m->failed = true;
+	m->r->pte_size = size;
+	walk2d_exit(m->r, gpa, acc_qual, false, e);
+	return -EFAULT;
+}
+
+/* The qualification's access bits for a paging-structure access (Table 28-7). */
+static uint64_t table_qual(const struct walk2d_mem *m, bool update)
+{
+	if (m->env->ept->ad)
+		return EPT_QUAL_READ | EPT_QUAL_WRITE;
+	return update ? EPT_QUAL_WRITE : EPT_QUAL_READ;
+}
+
+/* Whether gpa is an entry read through the ordinary ops (walk2d_slow_load), and what it gave. */
+static bool slow_find(const struct walk2d_slow *slow, uint64_t gpa, int *rc, uint64_t *val)
+{
+	for (unsigned i = 0; i < slow->n; i++) {
+		if (slow->e[i].gpa == gpa) {
+			*rc = slow->e[i].rc;
+			*val = slow->e[i].val;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void remember(struct walk2d_mem *m, uint64_t gpa, const struct eptwalk_result *e)
+{
+	unsigned i = m->nr_seen++ % WALK2D_SEEN;
+
+	m->seen[i].gpa = gpa;
+	m->seen[i].ept = *e;
+}
+
+static const struct eptwalk_result *seen_find(const struct walk2d_mem *m, uint64_t gpa)
+{
+	unsigned n = m->nr_seen < WALK2D_SEEN ? m->nr_seen : WALK2D_SEEN;
+
+	for (unsigned i = 0; i < n; i++) {
+		unsigned k = (m->nr_seen - 1 - i) % WALK2D_SEEN; /* newest first */
+
+		if (m->seen[k].gpa == gpa)
+			return &m->seen[k].ept;
+	}
+	return NULL;
+}
+
+static void *guest_ptr(const struct walk2d_mem *m, hpa_t hpa, unsigned size)
+{
+	return arena_hpa_to_ptr(m->env->ept->arena, hpa, size);
+}
+
+/* smmu_gpa_ops.read: one guest paging-structure entry, through the EPT. */
+static int mem_read(void *ctx, uint64_t gpa, unsigned size, uint64_t *val)
+{
+	struct walk2d_mem *m = ctx;
+	struct eptwalk_result e;
+	void *p;
+	int rc;
+
+	if (m->failed)
+		return -EFAULT;
+	if (slow_find(m->slow, gpa, &rc, val)) {
+		m->refs++;
+		return rc;
+	}
+	if (eptwalk(m->env->ept, gpa, m->table_access, &e) != HWWALK_OK) {
+		m->refs += e.refs;
+		return table_exit(m, gpa, size, table_qual(m, false), &e);
+	}
+	m->refs += e.refs + 1;
+	p = guest_ptr(m, e.hpa, size);
+	if (unlikely(!p)) /* eptwalk checked the frame; an aligned entry lies within it */
+		return -EFAULT;
+	*val = size == 4 ? __atomic_load_n((uint32_t *)p, __ATOMIC_RELAXED)
+	                 : __atomic_load_n((uint64_t *)p, __ATOMIC_RELAXED);
+	remember(m, gpa, &e);
+	return 0;
+}
+
+/* The EPT translation for an A/D update of the entry at gpa: the read's, or a new walk. */
+static int update_target(struct walk2d_mem *m, uint64_t gpa, unsigned size, hpa_t *hpa)
+{
+	const struct eptwalk_result *seen = seen_find(m, gpa);
+	struct eptwalk_result e;
+
+	if (!seen) {
+		if (eptwalk(m->env->ept, gpa, SMMU_ACCESS_WRITE, &e) != HWWALK_OK) {
+			m->refs += e.refs;
+			return table_exit(m, gpa, size, table_qual(m, true), &e);
+		}
+		m->refs += e.refs;
+		seen = &e;
+	} else if (!(seen->rights & EPT_W)) {
+		e = *seen;
+		e.exit = HWWALK_EPT_VIOLATION;
+		return table_exit(m, gpa, size, table_qual(m, true), &e);
+	}
+	*hpa = seen->hpa;
+	return 0;
+}
+
+/* smmu_gpa_ops.cmpxchg: the guest walker's A/D update, through the EPT. */
+static int mem_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, uint64_t new_val)
+{
+	struct walk2d_mem *m = ctx;
+	uint64_t dummy;
+	hpa_t hpa;
+	void *p;
+	int rc;
+
+	if (m->failed)
+		return -EFAULT;
+	/* An entry the MMU calls MMIO keeps its flags, as a read-only slot's in shadow mode. */
+	if (slow_find(m->slow, gpa, &rc, &dummy))
+		return -EFAULT;
+	rc = update_target(m, gpa, size, &hpa);
+	if (rc)
+		return rc;
+	p = guest_ptr(m, hpa, size);
+	if (unlikely(!p))
+		return -EFAULT;
+	if (size == 4) {
+		uint32_t expected = (uint32_t)old;
+
+		return __atomic_compare_exchange_n((uint32_t *)p, &expected, (uint32_t)new_val, false,
+		                                   __ATOMIC_RELAXED, __ATOMIC_RELAXED)
+		           ? 0
+		           : 1;
+	}
+	return __atomic_compare_exchange_n((uint64_t *)p, &old, new_val, false, __ATOMIC_RELAXED,
+	                                   __ATOMIC_RELAXED)
+	           ? 0
+	           : 1;
+}
+
+static unsigned page_shift_of(uint64_t page_size)
+{
+	return (unsigned)__builtin_ctzll(page_size);
+}
+
+/*
+ * The combined TLB entry: guest rights AND EPT rights.  W stays only with
+ * EPT W, X only with EPT X; the entry is dirty (a write may hit it) only
+ * when the guest leaf has D and, under EPT A/D, the EPT leaf too.
+ */
+static void walk2d_fill(const struct walk2d_env *env, struct walk2d_result *r)
+{
+	const struct smmu_walk *g = &r->guest;
+	unsigned acc = g->access;
+	bool guest_dirty = g->level == 0 || (g->gpte[g->level - 1] & X86_PTE_D);
+
+	if (!(r->ept.rights & EPT_W))
+		acc &= ~SMMU_ACC_W;
+	if (!(r->ept.rights & EPT_X))
+		acc &= ~SMMU_ACC_X;
+	r->cacheable = r->ept.rights & EPT_R;
+	r->fill = (struct tlb_fill_info){
+	    .hpa = r->hpa & PAGE_MASK,
+	    .page_shift = page_shift_of(g->page_size),
+	    .access = acc,
+	    .pkey = g->pkey,
+	    .global = g->global,
+	    .dirty = guest_dirty && (!env->ept->ad || r->ept.dirty),
+	};
+}
+
+/* The guest walk succeeded: translate the final gpa. */
+static enum walk2d_outcome walk2d_final(const struct walk2d_env *env, enum smmu_access_type access,
+                                        struct walk2d_result *r)
+{
+	uint64_t gpa = r->guest.gpa;
+
+	r->gpa = gpa;
+	if (eptwalk(env->ept, gpa, access, &r->ept) != HWWALK_OK) {
+		struct eptwalk_result e = r->ept;
+
+		r->refs += e.refs;
+		return walk2d_exit(r, gpa, ept_qual_access(access), true, &e);
+	}
+	r->refs += r->ept.refs;
+	r->outcome = WALK2D_OK;
+	r->hpa = r->ept.hpa;
+	walk2d_fill(env, r);
+	return WALK2D_OK;
+}
+
+enum walk2d_outcome walk2d(const struct walk2d_env *env, const struct walk2d_slow *slow, gva_t gva,
+                           enum smmu_access_type access, struct walk2d_result *r)
+{
+	struct walk2d_mem m = {
+	    .env = env,
+	    .slow = slow,
+	    .r = r,
+	    .table_access = env->ept->ad ? SMMU_ACCESS_WRITE : SMMU_ACCESS_READ,
+	};
+	struct smmu_gpa_ops ops = {.read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = &m};
+	enum smmu_walk_outcome g;
+
+	r->outcome = WALK2D_OK;
+	r->exit = HWWALK_OK;
+	r->error_code = 0;
+	r->exit_qual = 0;
+	r->pte_size = 0;
+	r->cacheable = false;
+	g = smmu_x86_walk(env->state, env->model, &ops, gva, access, &r->guest);
+	r->refs = m.refs;
+	if (m.failed)
+		return WALK2D_EXIT;
+	if (g == SMMU_WALK_GP)
+		return r->outcome = WALK2D_GUEST_GP;
+	if (g == SMMU_WALK_PF) {
+		r->error_code = r->guest.error_code;
+		return r->outcome = WALK2D_GUEST_PF;
+	}
+	return walk2d_final(env, access, r);
+}
+
+void walk2d_slow_load(struct walk2d_slow *slow, const struct smmu_gpa_ops *ops, uint64_t gpa,
+                      unsigned size)
+{
+	unsigned i = slow->n < SMMU_MAX_LEVELS ? slow->n++ : SMMU_MAX_LEVELS - 1;
+
+	slow->e[i].gpa = gpa;
+	slow->e[i].val = 0;
+	slow->e[i].rc = ops->read(ops->ctx, gpa, size, &slow->e[i].val);
+}
