@@ -59,13 +59,26 @@ void smmu_vm_config_default(struct smmu_vm_config *cfg)
 static void install_root(struct smmu_vcpu *vc, bool flush_if_changed)
 {
 	hpa_t root = mmu_root_hpa(vc->mmu);
-	unsigned level = vcpu_cpu_root_level(&vc->cpu);
+	unsigned level = vc->vm->cfg.mmu == SMMU_MMU_TDP ? mmu_root_level(vc->mmu)
+	                                                 : vcpu_cpu_root_level(&vc->cpu);
 
 	if (vc->cpu.walk.root == root && vc->cpu.walk.root_level == level)
 		return;
 	vcpu_cpu_set_root(&vc->cpu, root, level);
 	if (flush_if_changed)
 		vcpu_cpu_tlb_flush(&vc->cpu, SMMU_FLUSH_ALL);
+}
+
+/*
+ * After an MMU event from the host side that may have freed roots (zap-all,
+ * a slot deleted or moved): no vCPU may keep walking a root whose frame
+ * went back to the arena, where it may come back as guest memory.
+ */
+static void install_all_roots(struct smmu_vm *vm)
+{
+	for (unsigned i = 0; i < vm->cfg.nr_vcpus; i++)
+		if (vm->vcpus[i].mmu)
+			install_root(&vm->vcpus[i], true);
 }
 
 static void flush_vcpu_tlb(void *ctx, unsigned id)
@@ -209,6 +222,8 @@ static int check_config(const struct smmu_vm_config *cfg)
 		return -EINVAL;
 	if (cfg->arena_bytes < (16ull << 20))
 		return -EINVAL;
+	if (!smmu_mmu_mode_name(cfg->mmu) || (cfg->ept_ad && cfg->mmu != SMMU_MMU_TDP))
+		return -EINVAL;
 	if (cfg->shortcuts & ~SMMU_SHORTCUTS_ALL)
 		return -EINVAL;
 	return 0;
@@ -245,6 +260,11 @@ int smmu_vm_create(const struct smmu_vm_config *cfg, struct smmu_vm **out)
 		.shortcuts = cfg->shortcuts,
 		.flush_vcpu_tlb = flush_vcpu_tlb,
 		.flush_ctx = vm,
+		.tdp = cfg->mmu == SMMU_MMU_TDP,
+		.ept_ad = cfg->ept_ad,
+		/* 5-level EPT once the guest's physical addresses need more than 48 bits (KVM). */
+		.tdp_level = cfg->model.maxphyaddr > 48 ? 5 : 4,
+		.gbpages = cfg->model.gbpages,
 	};
 	r = mmu_vm_create(&mc, &vm->mmu);
 	for (unsigned i = 0; !r && i < cfg->nr_vcpus; i++)
@@ -273,6 +293,7 @@ void smmu_vm_destroy(struct smmu_vm *vm)
 		mmu_zap_all_sync(vm->mmu);
 	for (unsigned i = 0; vm->vcpus && i < vm->cfg.nr_vcpus; i++) {
 		mmu_vcpu_destroy(vm->vcpus[i].mmu);
+		vm->vcpus[i].mmu = NULL; /* install_all_roots skips it from now on */
 		if (vm->vcpus[i].vm)
 			vcpu_cpu_destroy(&vm->vcpus[i].cpu);
 	}
@@ -336,6 +357,7 @@ int smmu_vm_delete_slot(struct smmu_vm *vm, unsigned id)
 	size = s->npages << PAGE_SHIFT;
 	r.userspace_addr = hva;
 	mmu_memslot_prepare(vm->mmu, s, MMU_SLOT_DELETE);
+	install_all_roots(vm);
 	err = memslots_set_region(&vm->slots, &r);
 	if (!err)
 		hostmem_unmap(vm->hm, hva, size);
@@ -353,6 +375,7 @@ int smmu_vm_move_slot(struct smmu_vm *vm, unsigned id, uint64_t new_gpa)
 	                            .memory_size = s->npages << PAGE_SHIFT,
 	                            .userspace_addr = s->userspace_addr, .host = s->host};
 	mmu_memslot_prepare(vm->mmu, s, MMU_SLOT_MOVE);
+	install_all_roots(vm);
 	return memslots_set_region(&vm->slots, &r);
 }
 
@@ -489,8 +512,7 @@ int smmu_vm_host_merge(struct smmu_vm *vm, uint64_t gpa1, uint64_t gpa2)
 void smmu_vm_zap_all(struct smmu_vm *vm)
 {
 	mmu_zap_all_fast(vm->mmu);
-	for (unsigned i = 0; i < vm->cfg.nr_vcpus; i++)
-		install_root(&vm->vcpus[i], true);
+	install_all_roots(vm);
 }
 
 static int gpa_copy(struct smmu_vm *vm, uint64_t gpa, void *buf, size_t len, bool write)
@@ -702,6 +724,17 @@ int smmu_vm_write_dot(struct smmu_vm *vm, FILE *out)
 	if (!vm || !out)
 		return -EINVAL;
 	return mmu_write_dot(vm->mmu, out);
+}
+
+const char *smmu_mmu_mode_name(enum smmu_mmu_mode mode)
+{
+	switch (mode) {
+	case SMMU_MMU_SHADOW:
+		return "shadow";
+	case SMMU_MMU_TDP:
+		return "tdp";
+	}
+	return NULL;
 }
 
 const char *smmu_result_name(enum smmu_result r)

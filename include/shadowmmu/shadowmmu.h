@@ -35,6 +35,16 @@ extern "C" {
 
 struct smmu_vm;
 
+/*
+ * The MMU the VM runs on: shadow paging (the MMU shadows the guest's page
+ * tables) or two-dimensional paging (the vCPU walks the guest's tables
+ * itself, through EPT tables the TDP MMU builds; docs/tdp.md).
+ */
+enum smmu_mmu_mode {
+	SMMU_MMU_SHADOW,
+	SMMU_MMU_TDP,
+};
+
 struct smmu_vm_config {
 	unsigned nr_vcpus;           /* 1..SMMU_MAX_VCPUS */
 	struct smmu_cpu_model model; /* the guest CPU */
@@ -46,9 +56,18 @@ struct smmu_vm_config {
 	bool threaded;               /* vCPUs run on their own threads (see above) */
 	unsigned tlb_sets, tlb_ways; /* vCPU TLB geometry; 0: 64 x 4 */
 	uint32_t shortcuts;          /* SMMU_SHORTCUT_* switched on (shadowmmu/shortcuts.h) */
+	enum smmu_mmu_mode mmu;      /* SMMU_MMU_SHADOW (default) or SMMU_MMU_TDP */
+	bool ept_ad;                 /* TDP only: EPT accessed/dirty flags (KVM's default) */
 };
 
-/* Defaults: 1 vCPU, every CPU feature, 16 GiB arena, unsync on, audit off, every shortcut. */
+/* "shadow" or "tdp"; NULL for another value. */
+const char *smmu_mmu_mode_name(enum smmu_mmu_mode mode);
+
+/*
+ * Defaults: 1 vCPU, every CPU feature, 16 GiB arena, unsync on, audit off,
+ * every shortcut, the shadow MMU.  Choosing SMMU_MMU_TDP, set ept_ad too
+ * for KVM's default EPT; ept_ad with the shadow MMU is -EINVAL.
+ */
 void smmu_vm_config_default(struct smmu_vm_config *cfg);
 
 int smmu_vm_create(const struct smmu_vm_config *cfg, struct smmu_vm **out);
