@@ -62,7 +62,10 @@ static void install_root(struct smmu_vcpu *vc, bool flush_if_changed)
 	unsigned level = vc->vm->cfg.mmu == SMMU_MMU_TDP ? mmu_root_level(vc->mmu)
 	                                                 : vcpu_cpu_root_level(&vc->cpu);
 
-	if (vc->cpu.walk.root == root && vc->cpu.walk.root_level == level)
+	bool same = vc->cpu.tdp ? vc->cpu.ept.root == root && vc->cpu.ept.level == level
+	                        : vc->cpu.walk.root == root && vc->cpu.walk.root_level == level;
+
+	if (same)
 		return;
 	vcpu_cpu_set_root(&vc->cpu, root, level);
 	if (flush_if_changed)
@@ -98,7 +101,11 @@ static enum vcpu_pf_action op_page_fault(void *ctx, gva_t gva, enum smmu_access_
 	                      .access = access,
 	                      .size = exit->size,
 	                      .wdata = exit->value,
-	                      .exit_spte = exit->reason == HWWALK_RESERVED ? exit->spte : 0};
+	                      .exit_spte = exit->reason == HWWALK_RESERVED ? exit->spte : 0,
+	                      /* TDP: the gpa whose EPT walk failed, and how */
+	                      .gpa = exit->gpa,
+	                      .exit_qual = exit->exit_qual,
+	                      .ept_misconfig = exit->reason == HWWALK_EPT_MISCONFIG};
 	enum mmu_fault_action act;
 
 	if (exit->reason == HWWALK_NO_ROOT) {
@@ -201,6 +208,8 @@ static int vcpu_setup(struct smmu_vm *vm, unsigned id)
 		.threaded = vm->cfg.threaded,
 		.table_gen = mmu_table_gen(vm->mmu),
 		.shortcuts = vm->cfg.shortcuts,
+		.tdp = vm->cfg.mmu == SMMU_MMU_TDP,
+		.ept_ad = vm->cfg.ept_ad,
 	};
 	int r;
 

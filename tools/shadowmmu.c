@@ -104,6 +104,8 @@ static void usage_run(FILE *out, const char *cmd)
 	        "mismatch.%s\n"
 	        "\n"
 	        "options:\n"
+	        "  --mmu shadow|tdp     the MMU: shadow paging (default) or TDP (EPT, docs/tdp.md)\n"
+	        "  --no-ept-ad          TDP: EPT without accessed/dirty flags\n"
 	        "  --no-unsync          never let shadow pages go unsync\n"
 	        "  --max-mmu-pages N    cap the number of shadow pages\n"
 	        "  --tlb SETSxWAYS      vCPU TLB geometry (default 64x4)\n"
@@ -122,6 +124,17 @@ static void usage_run(FILE *out, const char *cmd)
 	             "2 usage, malformed trace, I/O error\n");
 	fprintf(out, "\n%s\n", workload_options);
 	list_workloads(out);
+}
+
+static bool parse_mmu(const char *s, enum smmu_mmu_mode *mode)
+{
+	for (enum smmu_mmu_mode m = SMMU_MMU_SHADOW; m <= SMMU_MMU_TDP; m++) {
+		if (!strcmp(s, smmu_mmu_mode_name(m))) {
+			*mode = m;
+			return true;
+		}
+	}
+	return false;
 }
 
 static bool parse_u64(const char *s, uint64_t *v)
@@ -241,6 +254,10 @@ static int parse_run_args(int argc, char **argv, const char *cmd, struct run_arg
 			a->json = true;
 		} else if (!strcmp(s, "--no-unsync")) {
 			a->opts.unsync = false;
+		} else if (!strcmp(s, "--mmu") && next && parse_mmu(next, &a->opts.mmu)) {
+			i++;
+		} else if (!strcmp(s, "--no-ept-ad")) {
+			a->opts.ept_ad = false;
 		} else if (parse_shortcut_opt(s, &a->opts.shortcuts)) {
 			continue;
 		} else if (!strcmp(s, "--audit")) {

@@ -35,6 +35,8 @@ void exec_opts_init(struct exec_opts *opts)
 	memset(opts, 0, sizeof(*opts));
 	opts->unsync = true;
 	opts->shortcuts = SMMU_SHORTCUTS_ALL;
+	opts->mmu = SMMU_MMU_SHADOW;
+	opts->ept_ad = true;
 }
 
 int exec_create(struct executor **out, const char *name, const struct exec_opts *opts)
@@ -96,6 +98,8 @@ static NOINLINE int ensure_vm(struct executor *e, uint64_t line)
 	e->cfg.tlb_sets = e->opts.tlb_sets;
 	e->cfg.tlb_ways = e->opts.tlb_ways;
 	e->cfg.shortcuts = e->opts.shortcuts;
+	e->cfg.mmu = e->opts.mmu;
+	e->cfg.ept_ad = e->opts.mmu == SMMU_MMU_TDP && e->opts.ept_ad;
 	ret = smmu_vm_create(&e->cfg, &e->vm);
 	if (ret)
 		return fail(e, ret == -ENOMEM ? -ENOMEM : -EINVAL, line, "cannot create the VM: %s",

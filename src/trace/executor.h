@@ -36,6 +36,8 @@ struct exec_opts {
 	unsigned tlb_sets, tlb_ways;
 	uint64_t arena_bytes;
 	uint32_t shortcuts;       /* SMMU_SHORTCUT_* on (exec_opts_init: SMMU_SHORTCUTS_ALL) */
+	enum smmu_mmu_mode mmu;   /* shadow (default) or tdp */
+	bool ept_ad;              /* tdp: EPT A/D flags (exec_opts_init: on) */
 };
 
 /* What a run did (guest_faults = pf + gp + ud observed, expected or not). */

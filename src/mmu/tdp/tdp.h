@@ -15,6 +15,8 @@
 enum mmu_fault_action tdp_page_fault(struct mmu_vcpu *v, struct mmu_fault *f);
 /* The EPT root for the vCPU, loading (sharing or building) one if needed; INVALID_HPA on error. */
 hpa_t tdp_current_root(struct mmu_vcpu *v);
+/* Give the vCPU the VM's root, made if there is none (mmu_lock held, caches topped up). */
+void tdp_load_root(struct mmu_vcpu *v);
 /* Drop the vCPU's reference to its root (mmu_lock held). */
 void tdp_put_root(struct mmu_vcpu *v);
 /* Zap everything: every vCPU drops the root, the tables are freed (mmu_lock not held). */

@@ -205,11 +205,10 @@ enum mmu_fault_action tdp_page_fault(struct mmu_vcpu *v, struct mmu_fault *f)
 	if (mmu_topup_caches(v))
 		return MMU_FAULT_ERROR;
 	mmu_lock_acquire(&vm->mmu_lock);
-	if (v->root.hpa == INVALID_HPA) {
-		act = MMU_FAULT_RETRY; /* zapped meanwhile: the vCPU reloads its root */
-	} else {
-		act = fault_locked(v, f);
-	}
+	/* Zapped meanwhile: share or build the root again (the VM installs it in the vCPU). */
+	if (v->root.hpa == INVALID_HPA)
+		tdp_load_root(v);
+	act = fault_locked(v, f);
 	mmu_audit_if_enabled(vm);
 	cow = vm->cow_pending;
 	cow_hva = vm->cow_hva;

@@ -11,8 +11,7 @@
 #include "mmu/tdp/tdp.h"
 #include "mmu/tdp/tdp_spte_change.h"
 
-/* The VM's root for the vCPU, made if there is none (mmu_lock held, caches topped up). */
-static void load_root(struct mmu_vcpu *v)
+void tdp_load_root(struct mmu_vcpu *v)
 {
 	struct mmu_vm *vm = v->vm;
 
@@ -37,7 +36,7 @@ hpa_t tdp_current_root(struct mmu_vcpu *v)
 		return INVALID_HPA;
 	mmu_lock_acquire(&vm->mmu_lock);
 	if (v->root.hpa == INVALID_HPA)
-		load_root(v);
+		tdp_load_root(v);
 	hpa = v->root.hpa;
 	mmu_lock_release(&vm->mmu_lock);
 	return hpa;
