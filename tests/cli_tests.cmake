@@ -143,3 +143,30 @@ set_tests_properties(cli_shortcut_no_psc_text PROPERTIES PASS_REGULAR_EXPRESSION
   "shortcuts        fault_path gfn_cache hpte_window mmio_spte leaf_handback\n.*cached_walks +0\n")
 smmu_cli_exit_test(cli_shortcut_unknown_exits_2 2 "bad option or argument '--no-tlb'"
                    check --no-tlb ${SMMU_CLI_DIR}/spec-example.trace)
+
+# TDP mode (docs/tdp.md): the same traces and workloads on the TDP MMU, with
+# EPT A/D on and off, every expectation holding and the audit after each
+# record.  The guest cannot tell which MMU it runs on.
+foreach(trace ${SMMU_CONFORMANCE_TRACES})
+  get_filename_component(name ${trace} NAME_WE)
+  add_test(NAME cli_tdp_conformance_${name} COMMAND ${SMMU_CLI} check --mmu tdp --audit ${trace})
+  add_test(NAME cli_tdp_conformance_${name}_no_ept_ad
+           COMMAND ${SMMU_CLI} check --mmu tdp --no-ept-ad --tlb 1x1 ${trace})
+endforeach()
+foreach(t host-records host-merge spec-example mmio-repeat)
+  add_test(NAME cli_tdp_${t} COMMAND ${SMMU_CLI} check --mmu tdp --audit ${SMMU_CLI_DIR}/${t}.trace)
+  add_test(NAME cli_tdp_${t}_no_ept_ad
+           COMMAND ${SMMU_CLI} check --mmu tdp --no-ept-ad --audit ${SMMU_CLI_DIR}/${t}.trace)
+endforeach()
+foreach(w boot forkwait kbuild pingpong bigmem mmapchurn mix)
+  add_test(NAME cli_tdp_workload_${w}
+           COMMAND ${SMMU_CLI} check ${w} --mmu tdp --size 0.01 --vcpus 2 --audit)
+endforeach()
+foreach(m 32bit pae 5level)
+  add_test(NAME cli_tdp_workload_mix_${m}
+           COMMAND ${SMMU_CLI} check mix --mmu tdp --mode ${m} --size 0.01 --audit)
+endforeach()
+add_test(NAME cli_tdp_workload_mix_gbpages_pcid
+         COMMAND ${SMMU_CLI} check mix --mmu tdp --gbpages --pcid --size 0.02 --tlb 1x1)
+smmu_cli_exit_test(cli_bad_mmu_exits_2 2 "bad option"
+                   run --mmu ept ${SMMU_CLI_DIR}/spec-example.trace)
