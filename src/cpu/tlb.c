@@ -117,7 +117,9 @@ void tlb_fill(struct tlb *tlb, gva_t gva, unsigned pcid, const struct tlb_fill_i
 	struct tlb_entry *e = fill_slot(tlb, s, vpn, pcid);
 	bool evicts = e->vpn != TLB_VPN_INVALID && e->vpn != vpn;
 
-	SMMU_ASSERT(info->page_shift == 12 || info->page_shift == 21 || info->page_shift == 30);
+	/* 22: a 4 MiB page of 32-bit paging, which TDP mode caches from the guest's own walk. */
+	SMMU_ASSERT(info->page_shift == 12 || info->page_shift == 21 || info->page_shift == 22 ||
+	            info->page_shift == 30);
 	/* A moving average of the fills that had to evict, in 1/256ths (see tlb.h). */
 	tlb->pressure = tlb->pressure - (tlb->pressure >> 4) + (evicts ? 16 : 0);
 	entry_set(tlb, e, vpn, pcid, info);

@@ -48,7 +48,7 @@ struct tlb_entry {
 	uint8_t flags;      /* TLB_F_* */
 	uint8_t access;     /* combined SMMU_ACC_* rights */
 	uint8_t pkey;       /* protection key of the leaf */
-	uint8_t page_shift; /* 12, 21 or 30: size of the page it came from */
+	uint8_t page_shift; /* 12, 21, 22 (TDP, 32-bit guest) or 30: size of the page it came from */
 };
 
 struct tlb_stats {
@@ -92,7 +92,7 @@ struct tlb {
 /* What a fill records: the translation of one 4 KiB page. */
 struct tlb_fill_info {
 	hpa_t hpa;           /* the 4 KiB page's hpa */
-	unsigned page_shift; /* 12, 21 or 30 */
+	unsigned page_shift; /* 12, 21, 22 or 30 */
 	unsigned access;     /* SMMU_ACC_* */
 	unsigned pkey;
 	bool global, dirty;
