@@ -170,3 +170,14 @@ add_test(NAME cli_tdp_workload_mix_gbpages_pcid
          COMMAND ${SMMU_CLI} check mix --mmu tdp --gbpages --pcid --size 0.02 --tlb 1x1)
 smmu_cli_exit_test(cli_bad_mmu_exits_2 2 "bad option"
                    run --mmu ept ${SMMU_CLI_DIR}/spec-example.trace)
+# Huge host backing: the TDP MMU maps 2 MiB leaves (and the audit checks each is allowed).
+add_test(NAME cli_tdp_huge_backing_maps_2m
+         COMMAND ${SMMU_CLI} run bigmem --mmu tdp --size 0.05 --huge-backing --audit --json)
+set_tests_properties(cli_tdp_huge_backing_maps_2m PROPERTIES
+                     PASS_REGULAR_EXPRESSION "\"ok\":true.*\"pages_2m\":[1-9]")
+foreach(m shadow tdp)
+  add_test(NAME cli_${m}_huge_dirty
+           COMMAND ${SMMU_CLI} check --mmu ${m} --audit ${SMMU_CLI_DIR}/huge-dirty.trace)
+  add_test(NAME cli_${m}_huge_dirty_huge_backing
+           COMMAND ${SMMU_CLI} check --mmu ${m} --huge-backing --audit ${SMMU_CLI_DIR}/huge-dirty.trace)
+endforeach()

@@ -106,6 +106,7 @@ static void usage_run(FILE *out, const char *cmd)
 	        "options:\n"
 	        "  --mmu shadow|tdp     the MMU: shadow paging (default) or TDP (EPT, docs/tdp.md)\n"
 	        "  --no-ept-ad          TDP: EPT without accessed/dirty flags\n"
+	        "  --huge-backing       back memslots with 2 MiB host pages (huge sptes possible)\n"
 	        "  --no-unsync          never let shadow pages go unsync\n"
 	        "  --max-mmu-pages N    cap the number of shadow pages\n"
 	        "  --tlb SETSxWAYS      vCPU TLB geometry (default 64x4)\n"
@@ -258,6 +259,8 @@ static int parse_run_args(int argc, char **argv, const char *cmd, struct run_arg
 			i++;
 		} else if (!strcmp(s, "--no-ept-ad")) {
 			a->opts.ept_ad = false;
+		} else if (!strcmp(s, "--huge-backing")) {
+			a->opts.huge_backing = true;
 		} else if (parse_shortcut_opt(s, &a->opts.shortcuts)) {
 			continue;
 		} else if (!strcmp(s, "--audit")) {

@@ -99,6 +99,7 @@ static NOINLINE int ensure_vm(struct executor *e, uint64_t line)
 	e->cfg.tlb_ways = e->opts.tlb_ways;
 	e->cfg.shortcuts = e->opts.shortcuts;
 	e->cfg.mmu = e->opts.mmu;
+	e->cfg.huge_backing = e->opts.huge_backing;
 	e->cfg.ept_ad = e->opts.mmu == SMMU_MMU_TDP && e->opts.ept_ad;
 	ret = smmu_vm_create(&e->cfg, &e->vm);
 	if (ret)

@@ -37,6 +37,7 @@ struct exec_opts {
 	uint64_t arena_bytes;
 	uint32_t shortcuts;       /* SMMU_SHORTCUT_* on (exec_opts_init: SMMU_SHORTCUTS_ALL) */
 	enum smmu_mmu_mode mmu;   /* shadow (default) or tdp */
+	bool huge_backing;        /* back memslots with 2 MiB host pages */
 	bool ept_ad;              /* tdp: EPT A/D flags (exec_opts_init: on) */
 };
 

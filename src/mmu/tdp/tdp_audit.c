@@ -1,7 +1,8 @@
 /*
  * tdp_audit.c - the TDP MMU's invariant checker (the TDP half of audit.c):
  *   T1 every present leaf maps the host frame backing its gfn, through a
- *      memslot of this VM, at a level its slot allows (a logged slot: 4 KiB);
+ *      memslot of this VM, at a level its slot allows (a logged slot: 4 KiB,
+ *      or a write-protected huge leaf from before logging began);
  *   T2 no writable leaf in a read-only slot; in a logged slot, a writable
  *      leaf only over a page marked dirty;
  *   T3 every table entry points at a live table one level down covering
@@ -50,7 +51,13 @@ static void audit_leaf(struct mmu_vm *vm, struct tdp_audit *a, uint64_t e, unsig
 		     (unsigned long long)gfn);
 		return;
 	}
-	if (level > mmu_max_mapping_level(vm, slot, gfn, 3))
+	/*
+	 * A logged slot maps new pages at 4 KiB; huge leaves made before logging
+	 * began stay until a write splits them, write-protected (KVM without
+	 * eager splitting).
+	 */
+	if (mmu_slot_dirty_logging(slot) ? level > 1 && (e & EPT_W)
+	                                 : level > mmu_max_mapping_level(vm, slot, gfn, 3))
 		fail(a, "T1: leaf for gfn %#llx at level %u, more than its slot allows",
 		     (unsigned long long)gfn, level);
 	if ((e & EPT_W) && mmu_slot_readonly(slot))
