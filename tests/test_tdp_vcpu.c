@@ -41,6 +41,7 @@ struct fake_mmu {
 	enum fake_mode mode;
 	unsigned ept_level;   /* of the root the fake installs */
 	uint64_t leaf_rights; /* EPT rights of the leaves it installs */
+	gfn_t rom_gfn;        /* when not 0: a gfn the MMU answers MMIO for (a read-only slot) */
 	hpa_t frames[FAKE_GFNS];
 	unsigned next_pt_gfn;
 	/* The guest's paging shape for gpt_map(). */
@@ -120,7 +121,7 @@ static enum vcpu_pf_action fake_violation(struct fake_mmu *f, const struct vcpu_
 	gfn_t gfn = e->gpa >> PAGE_SHIFT;
 	uint64_t *leaf;
 
-	if (gfn >= FAKE_GFNS)
+	if (gfn >= FAKE_GFNS || (f->rom_gfn && gfn == f->rom_gfn))
 		return VCPU_PF_MMIO;
 	leaf = ept_leaf(f, e->gpa);
 	if (*leaf & EPT_RWX)
@@ -475,6 +476,9 @@ static void test_ept_violations_walk_the_guest_tables_then_the_final_gpa(struct 
 		CHECK_EQ(e->error_code, 0);
 		CHECK_EQ(e->retry, i);
 	}
+	CHECK_EQ(f->exits[1].level, 4); /* the root table was empty */
+	CHECK_EQ(f->exits[2].level, 1); /* then the level-1 table of the gfns below 512 */
+	CHECK_EQ(f->exits[2].spte, 0);
 	CHECK_EQ(f->exits[5].gpa, final);
 	CHECK_EQ(f->exits[5].exit_qual, EPT_QUAL_READ | EPT_QUAL_GVA_VALID | EPT_QUAL_GVA_FINAL);
 	CHECK_EQ(f->exits[5].level, 1);
@@ -615,6 +619,24 @@ static void test_guest_table_behind_an_ept_entry_outside_the_arena_fails(struct 
 	CHECK_EQ(f->faults, 0);
 }
 
+/* A 4-level EPT maps 48 bits of gpa: a higher gpa is a violation, never an alias of a low one. */
+static void test_gpa_beyond_the_ept_reach_is_a_violation(struct fake_mmu *f)
+{
+	uint64_t gpa = (1ull << 48) | (5ull << PAGE_SHIFT);
+
+	f->v.model.maxphyaddr = 52;
+	long_mode_4(f);
+	gpt_map(f, 0x7000, gpa, X86_PTE_RW);
+	paging_on(f, X86_CR4_PAE);
+	ept_map_all(f);
+	f->mode = FAKE_FAIL;
+	CHECK_EQ(vcpu_cpu_read(&f->v, 0x7000, 8, &f->out), VCPU_EMUL_FAIL);
+	REQUIRE(f->faults == 1);
+	CHECK_EQ(last_exit(f)->reason, HWWALK_EPT_VIOLATION);
+	CHECK_EQ(last_exit(f)->gpa, gpa);
+	CHECK_EQ(last_exit(f)->exit_qual, EPT_QUAL_READ | EPT_QUAL_GVA_VALID | EPT_QUAL_GVA_FINAL);
+}
+
 static void test_mmu_that_never_fixes_gives_bounded_emulation_failure(struct fake_mmu *f)
 {
 	f->mode = FAKE_NEVER_FIX;
@@ -668,6 +690,32 @@ static void test_guest_table_in_mmio_faults_as_in_shadow_mode(struct fake_mmu *f
 	CHECK_EQ(last_exit(f)->gpa, ((uint64_t)(FAKE_GFNS + 1) << PAGE_SHIFT) | ((gva >> 12) & 511) * 8);
 	CHECK(!(last_exit(f)->exit_qual & EPT_QUAL_GVA_FINAL));
 	CHECK_EQ(f->v.stats.results[VCPU_PF], 1);
+}
+
+/*
+ * A guest page table the MMU calls MMIO though the ordinary ops can read it
+ * (a read-only memslot): read through them, its A update skipped - shadow
+ * mode's walker, whose compare-and-exchange fails on such a slot.
+ */
+static void test_guest_table_in_readonly_memory_is_read_and_keeps_its_flags(struct fake_mmu *f)
+{
+	gva_t gva = 0x7000;
+	uint64_t pte_gpa;
+
+	long_mode_4(f);
+	gpt_map(f, gva, 5 << PAGE_SHIFT, X86_PTE_RW);
+	paging_on(f, X86_CR4_PAE);
+	pte_gpa = gpt_entry_gpa(f, gva, 1);
+	ept_map_all(f);
+	f->rom_gfn = pte_gpa >> PAGE_SHIFT;
+	*ept_leaf(f, pte_gpa) = 0;
+	guest_frame(f, 5)[0] = 0x5e;
+	CHECK_EQ(vcpu_cpu_read(&f->v, gva, 1, &f->out), VCPU_OK);
+	CHECK_EQ(f->out.value, 0x5e);
+	REQUIRE(f->faults == 1);
+	CHECK_EQ(last_exit(f)->gpa, pte_gpa);
+	CHECK(!(gpte_get(f, pte_gpa) & X86_PTE_A));
+	CHECK(gpte_get(f, gpt_entry_gpa(f, gva, 2)) & X86_PTE_A);
 }
 
 /* ---- A/D bits -------------------------------------------------------------------- */
@@ -776,6 +824,7 @@ static void test_guest_ad_update_on_ept_readonly_table_exits_with_write(struct f
 	CHECK_EQ(last_exit(f)->exit_qual,
 	         EPT_QUAL_WRITE | EPT_QUAL_READABLE | EPT_QUAL_EXECUTABLE | EPT_QUAL_GVA_VALID);
 	CHECK(!(gpte_get(f, f->cr3) & X86_PTE_A));
+	CHECK(!(gpte_get(f, gpt_entry_gpa(f, 0x7000, 3)) & X86_PTE_A)); /* the exit ended the walk */
 	/* Already accessed: nothing to write, the walk goes through. */
 	gpte_set(f, f->cr3, gpte_get(f, f->cr3) | X86_PTE_A);
 	CHECK_EQ(vcpu_cpu_read(&f->v, 0x7000, 8, &f->out), VCPU_OK);
@@ -915,9 +964,11 @@ int main(void)
 	RUN_TDP(test_reserved_ept_bits_are_misconfigs);
 	RUN_TDP(test_ept_entry_outside_the_arena_is_an_emulation_failure);
 	RUN_TDP(test_guest_table_behind_an_ept_entry_outside_the_arena_fails);
+	RUN_TDP(test_gpa_beyond_the_ept_reach_is_a_violation);
 	RUN_TDP(test_mmu_that_never_fixes_gives_bounded_emulation_failure);
 	RUN_TDP(test_mmio_final_gpa_reads_all_ones_and_drops_writes);
 	RUN_TDP(test_guest_table_in_mmio_faults_as_in_shadow_mode);
+	RUN_TDP(test_guest_table_in_readonly_memory_is_read_and_keeps_its_flags);
 	RUN_TDP(test_guest_ad_bits_are_set_by_the_vcpu_walk);
 	RUN_TDP(test_faulting_guest_walk_sets_no_guest_ad_bit);
 	RUN_TDP(test_ept_ad_bits_are_never_touched_without_ept_ad);
