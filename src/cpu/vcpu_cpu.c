@@ -18,6 +18,11 @@
  *  - Guest paging off: CR4.SMEP/SMAP/PKE do not apply (KVM runs the guest's
  *    unpaged mode on shadow tables with them off); PKE applies only with
  *    4- or 5-level guest paging (SDM 4.6.2).
+ *  - TDP mode (SDM Vol. 3C 29.3): a miss is a 2D walk (walk2d.h); guest
+ *    faults are delivered at once, EPT violations and misconfigurations
+ *    exit to the MMU with the gpa and qualification (Table 28-7); the TLB
+ *    holds guest AND EPT rights.  The one branch on v->tdp is in the slow
+ *    path: TLB hits run the same code in both modes.
  */
 #include "cpu/vcpu_cpu.h"
 

@@ -17,6 +17,12 @@
  * emulation failure, never a hang.  With guest paging off the gva is the
  * gpa, still translated through the shadow root (the MMU maps it directly).
  *
+ * TDP mode (vcpu_cpu_config.tdp): the root is the EPT's, a miss walks the
+ * guest's own tables in two dimensions (walk2d.h: every guest gpa through
+ * the EPT, eptwalk.h), a guest #PF goes to the guest without the MMU, and
+ * the MMU hears only of EPT violations, misconfigurations and a missing
+ * EPT root (struct vcpu_exit's gpa and exit_qual; docs/vcpu.md).
+ *
  * The vCPU knows nothing of the MMU beyond struct vcpu_mmu_ops; the MMU
  * drives the vCPU through vcpu_cpu_set_root() and vcpu_cpu_tlb_flush().
  * One thread runs a vCPU; another thread asks it to flush with
