@@ -56,20 +56,30 @@ void smmu_vm_config_default(struct smmu_vm_config *cfg)
  * flushes: entries made under the old context may carry rights (the
  * CR0.WP=0 supervisor-write sptes, for one) that the new context forbids.
  */
-static void install_root(struct smmu_vcpu *vc, bool flush_if_changed)
+static NOINLINE void install_new_root(struct smmu_vcpu *vc, hpa_t root, unsigned level,
+                                      bool flush_if_changed)
 {
-	hpa_t root = mmu_root_hpa(vc->mmu);
-	unsigned level = vc->vm->cfg.mmu == SMMU_MMU_TDP ? mmu_root_level(vc->mmu)
-	                                                 : vcpu_cpu_root_level(&vc->cpu);
-
-	bool same = vc->cpu.tdp ? vc->cpu.ept.root == root && vc->cpu.ept.level == level
-	                        : vc->cpu.walk.root == root && vc->cpu.walk.root_level == level;
-
-	if (same)
-		return;
 	vcpu_cpu_set_root(&vc->cpu, root, level);
 	if (flush_if_changed)
 		vcpu_cpu_tlb_flush(&vc->cpu, SMMU_FLUSH_ALL);
+}
+
+/* Inlined into every MMU call: the root rarely changes, and the check is a few loads. */
+static inline __attribute__((always_inline)) void install_root(struct smmu_vcpu *vc,
+                                                               bool flush_if_changed)
+{
+	hpa_t root = mmu_root_hpa(vc->mmu);
+	const struct vcpu_cpu *c = &vc->cpu;
+
+	if (unlikely(c->tdp)) {
+		unsigned level = mmu_root_level(vc->mmu);
+
+		if (c->ept.root != root || c->ept.level != level)
+			install_new_root(vc, root, level, flush_if_changed);
+		return;
+	}
+	if (c->walk.root != root || c->walk.root_level != vcpu_cpu_root_level(c))
+		install_new_root(vc, root, vcpu_cpu_root_level(c), flush_if_changed);
 }
 
 /*
@@ -703,6 +713,11 @@ int smmu_vm_get_stats(struct smmu_vm *vm, struct smmu_stats *out)
 		out->hw_walks += cs->walks;
 		out->leaf_handbacks += cs->leaf_handbacks;
 		out->cached_walks += cs->cached_walks;
+		out->walk_refs += cs->walk_refs;
+		if (cs->walk_refs_max > out->walk_refs_max)
+			out->walk_refs_max = cs->walk_refs_max;
+		out->exits_ept_violation += cs->exits[HWWALK_EPT_VIOLATION];
+		out->exits_ept_misconfig += cs->exits[HWWALK_EPT_MISCONFIG];
 		for (unsigned e = HWWALK_NO_ROOT; e < HWWALK_NR_EXITS; e++)
 			out->mmu_exits += cs->exits[e];
 		out->mmio_reads += cs->mmio_reads;

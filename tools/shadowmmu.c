@@ -320,7 +320,11 @@ static size_t collect_stats(const struct smmu_stats *st, struct figure *f)
 	SMMU_STAT_FIGURE(hw_walks)
 	SMMU_STAT_FIGURE(leaf_handbacks)
 	SMMU_STAT_FIGURE(cached_walks)
+	SMMU_STAT_FIGURE(walk_refs)
+	SMMU_STAT_FIGURE(walk_refs_max)
 	SMMU_STAT_FIGURE(mmu_exits)
+	SMMU_STAT_FIGURE(exits_ept_violation)
+	SMMU_STAT_FIGURE(exits_ept_misconfig)
 	SMMU_STAT_FIGURE(mmio_reads)
 	SMMU_STAT_FIGURE(mmio_writes)
 	SMMU_STAT_FIGURE(shadow_pages)
@@ -362,7 +366,7 @@ static void print_shortcuts(uint32_t mask, const char *sep, bool quoted)
 }
 
 static void print_text(const char *trace, const struct exec_counts *c, const struct smmu_stats *st,
-                       uint32_t shortcuts)
+                       const struct exec_opts *o)
 {
 	struct figure f[64];
 	size_t n = collect_stats(st, f);
@@ -379,8 +383,10 @@ static void print_text(const char *trace, const struct exec_counts *c, const str
 	       c->seconds > 0 ? (double)c->records / c->seconds : 0.0);
 	printf("metadata bytes   %" PRIu64 " (%.1f per guest page, %.1f per shadow page)\n", meta,
 	       ratio(meta, st->guest_pages), ratio(meta, st->shadow_pages));
+	printf("mmu              %s%s\n", smmu_mmu_mode_name(o->mmu),
+	       o->mmu == SMMU_MMU_TDP ? (o->ept_ad ? " (EPT A/D on)" : " (EPT A/D off)") : "");
 	printf("shortcuts        ");
-	print_shortcuts(shortcuts, " ", false);
+	print_shortcuts(o->shortcuts, " ", false);
 	printf("\n");
 	printf("counters:\n");
 	for (size_t i = 0; i < n; i++)
@@ -402,7 +408,7 @@ static void print_json_string(const char *s)
 }
 
 static void print_json(const char *trace, const struct exec_counts *c, const struct smmu_stats *st,
-                       uint32_t shortcuts)
+                       const struct exec_opts *o)
 {
 	struct figure f[64];
 	size_t n = collect_stats(st, f);
@@ -415,11 +421,12 @@ static void print_json(const char *trace, const struct exec_counts *c, const str
 	       ",\"gp\":%" PRIu64 ",\"ud\":%" PRIu64 ",\"mmio\":%" PRIu64 ",\"seconds\":%.6f"
 	       ",\"records_per_second\":%.0f,\"metadata_bytes\":%" PRIu64
 	       ",\"metadata_bytes_per_guest_page\":%.3f,\"metadata_bytes_per_shadow_page\":%.3f"
-	       ",\"shortcuts\":[",
+	       ",\"mmu\":\"%s\",\"ept_ad\":%s,\"shortcuts\":[",
 	       c->expectations, c->records, c->guest_accesses, c->guest_faults, c->pf, c->gp, c->ud,
 	       c->mmio, c->seconds, c->seconds > 0 ? (double)c->records / c->seconds : 0.0, meta,
-	       ratio(meta, st->guest_pages), ratio(meta, st->shadow_pages));
-	print_shortcuts(shortcuts, ",", true);
+	       ratio(meta, st->guest_pages), ratio(meta, st->shadow_pages), smmu_mmu_mode_name(o->mmu),
+	       o->mmu == SMMU_MMU_TDP && o->ept_ad ? "true" : "false");
+	print_shortcuts(o->shortcuts, ",", true);
 	printf("],\"stats\":{");
 	for (size_t i = 0; i < n; i++)
 		printf("%s\"%s\":%" PRIu64, i ? "," : "", f[i].name, f[i].value);
@@ -477,9 +484,9 @@ static int print_summary(const struct run_args *a, struct executor *e, const cha
 		return EXIT_USAGE;
 	}
 	if (a->json)
-		print_json(a->trace, c, &st, a->opts.shortcuts);
+		print_json(a->trace, c, &st, &a->opts);
 	else
-		print_text(a->trace, c, &st, a->opts.shortcuts);
+		print_text(a->trace, c, &st, &a->opts);
 	return 0;
 }
 

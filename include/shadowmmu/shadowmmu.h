@@ -187,6 +187,10 @@ struct smmu_stats {
 	uint64_t bytes_memslot_meta;  /* rmap heads, large-page counts, dirty bitmaps */
 	uint64_t bytes_guest_frames;  /* host frames backing guest memory */
 	uint64_t guest_pages;         /* pages of guest memory in memslots */
+	/* hardware walks: memory references (page-table entries read), total and longest walk */
+	uint64_t walk_refs, walk_refs_max;
+	/* TDP: exits for EPT violations and EPT misconfigurations (MMIO) */
+	uint64_t exits_ept_violation, exits_ept_misconfig;
 };
 
 int smmu_vm_get_stats(struct smmu_vm *vm, struct smmu_stats *out);

@@ -18,6 +18,7 @@
 #define SMMU_HOST_HOSTMEM_H
 
 #include "host/arena.h"
+#include "host/pfn.h"
 #include "host/notifier.h"
 
 /* Host mapping levels, numbered as KVM's PG_LEVEL_* and memslot levels. */
@@ -34,12 +35,7 @@ enum hostmem_level {
 
 struct hostmem;
 
-/* What hostmem_hva_to_pfn() found. */
-struct host_pfn {
-	pfn_t pfn;     /* frame of the 4 KiB page containing hva */
-	int level;     /* enum hostmem_level of the host mapping around hva */
-	bool writable; /* the MMU may map it writable */
-};
+/* What hostmem_hva_to_pfn() finds: struct host_pfn (host/pfn.h). */
 
 /* Statistics, all in 4 KiB pages unless named otherwise. */
 struct hostmem_stats {

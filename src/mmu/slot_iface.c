@@ -174,11 +174,8 @@ static int resolve_locked(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bo
 }
 
 int mmu_gfn_to_pfn(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool write,
-                   struct mmu_pfn *out)
+                   struct host_pfn *out)
 {
-	struct host_pfn hp;
-	int r;
-
 	if (!memslot_contains(slot, gfn))
 		return -EFAULT;
 	/*
@@ -187,12 +184,7 @@ int mmu_gfn_to_pfn(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool writ
 	 * again on every fault; a fault's data page is mapped once, and caching
 	 * it would only evict them.
 	 */
-	r = resolve_uncached(vm, slot, gfn, write, &hp);
-	if (r)
-		return r;
-	out->pfn = hp.pfn;
-	out->writable = hp.writable;
-	return 0;
+	return resolve_uncached(vm, slot, gfn, write, out);
 }
 
 int mmu_peek_pfn(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, pfn_t *pfn)

@@ -5,19 +5,15 @@
  * large-page disallow counts, dirty bitmaps), copy-on-write breaks and the
  * notifier registration.  Implemented over src/memslot/ and src/host/
  * (slot_iface.c, slot_rmaps.c); no other file of src/mmu includes those
- * layers' headers, and struct memslot is opaque here.  The one host type
- * the MMU embeds is the notifier it listens on (host/notifier.h).
+ * layers' headers, and struct memslot is opaque here.  The host types the
+ * MMU sees are the answer of a frame lookup (host/pfn.h) and the notifier
+ * it listens on (host/notifier.h).
  */
 #ifndef SMMU_MMU_SLOT_IFACE_H
 #define SMMU_MMU_SLOT_IFACE_H
 
+#include "host/pfn.h"
 #include "mmu/mmu_internal.h"
-
-/* A host frame the MMU may map. */
-struct mmu_pfn {
-	pfn_t pfn;
-	bool writable; /* the host lets the MMU map it writable */
-};
 
 struct memslot *mmu_gfn_to_slot(struct mmu_vm *vm, gfn_t gfn);
 struct rmap_head *mmu_slot_rmap(struct memslot *slot, gfn_t gfn, unsigned level);
@@ -32,7 +28,7 @@ unsigned mmu_max_mapping_level(struct mmu_vm *vm, struct memslot *slot, gfn_t gf
 
 /* 0, or -EFAULT if gfn has no slot or its hva no backing. */
 int mmu_gfn_to_pfn(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, bool write,
-                   struct mmu_pfn *out);
+                   struct host_pfn *out);
 /* The host frame backing gfn now, without faulting it in (audit); 0 or -EFAULT. */
 int mmu_peek_pfn(struct mmu_vm *vm, struct memslot *slot, gfn_t gfn, pfn_t *pfn);
 hva_t mmu_slot_gfn_to_hva(const struct memslot *slot, gfn_t gfn);

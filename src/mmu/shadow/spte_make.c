@@ -74,7 +74,7 @@ enum set_spte_result mmu_set_spte(struct mmu_vcpu *v, struct sp *sp, uint64_t *s
 	unsigned idx = sptep_index(sp, sptep);
 	enum set_spte_result ret = SET_SPTE_OK;
 	unsigned access = req->access;
-	struct mmu_pfn hp;
+	struct host_pfn hp;
 	uint64_t spte, old = spte_get(sptep);
 	unsigned flags = SPTE_MK_ACCESSED;
 	gfn_t base_gfn = req->gfn & ~((gfn_t)leaf_level_size_pages(req->level) - 1);

@@ -112,7 +112,7 @@ static int make_leaf(struct mmu_vcpu *v, struct memslot *slot, gfn_t gfn, bool w
 {
 	struct mmu_vm *vm = v->vm;
 	struct tdp_leaf l = {.accessed = vm->ept_ad};
-	struct mmu_pfn hp;
+	struct host_pfn hp;
 	gfn_t base;
 	int r;
 
