@@ -150,7 +150,8 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-static void run_threads_tlb(bool unsync, uint64_t max_pages, unsigned tlb_sets, unsigned tlb_ways)
+static void run_threads_on(enum smmu_mmu_mode mmu, bool unsync, uint64_t max_pages,
+                           unsigned tlb_sets, unsigned tlb_ways)
 {
 	struct smmu_vm_config cfg;
 	struct thread_ctx t[NR_THREADS];
@@ -166,6 +167,8 @@ static void run_threads_tlb(bool unsync, uint64_t max_pages, unsigned tlb_sets, 
 	cfg.tlb_sets = tlb_sets;
 	cfg.tlb_ways = tlb_ways;
 	cfg.arena_bytes = 512ull << 20;
+	cfg.mmu = mmu;
+	cfg.ept_ad = mmu == SMMU_MMU_TDP;
 	REQUIRE(smmu_vm_create(&cfg, &vm) == 0);
 	REQUIRE(smmu_vm_add_slot(vm, 0, 0, 64ull << 20, 0) == 0);
 	build_tables(vm);
@@ -184,6 +187,11 @@ static void run_threads_tlb(bool unsync, uint64_t max_pages, unsigned tlb_sets, 
 	}
 	CHECK_MSG(smmu_vm_audit(vm, msg, sizeof(msg)) == 0, "audit: %s", msg);
 	smmu_vm_destroy(vm);
+}
+
+static void run_threads_tlb(bool unsync, uint64_t max_pages, unsigned tlb_sets, unsigned tlb_ways)
+{
+	run_threads_on(SMMU_MMU_SHADOW, unsync, max_pages, tlb_sets, tlb_ways);
 }
 
 static void run_threads(bool unsync, uint64_t max_pages)
@@ -218,11 +226,23 @@ static void test_threaded_vcpus_with_a_one_entry_tlb_never_read_stale_translatio
 	run_threads_tlb(true, 24, 1, 1);
 }
 
+/*
+ * The same guests on the TDP MMU: the vCPUs walk their page tables
+ * themselves, in two dimensions, while other vCPUs' faults add EPT tables
+ * and leaves under the same root (a one-entry TLB makes every access walk).
+ */
+static void test_threaded_vcpus_on_tdp_see_their_own_writes(void)
+{
+	run_threads_on(SMMU_MMU_TDP, true, 0, 0, 0);
+	run_threads_on(SMMU_MMU_TDP, true, 0, 1, 1);
+}
+
 int main(void)
 {
 	RUN(test_threaded_vcpus_see_their_own_writes_with_unsync);
 	RUN(test_threaded_vcpus_see_their_own_writes_without_unsync);
 	RUN(test_threaded_vcpus_survive_recycling_of_each_others_pages);
 	RUN(test_threaded_vcpus_with_a_one_entry_tlb_never_read_stale_translations);
+	RUN(test_threaded_vcpus_on_tdp_see_their_own_writes);
 	return check_finish();
 }
