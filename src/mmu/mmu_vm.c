@@ -12,9 +12,9 @@
 
 #include "host/arena.h"
 #include "mmu/mmu.h"
+#include "mmu/mmu_notifier.h"
 #include "mmu/shadow/audit.h"
 #include "mmu/shadow/dirty_log.h"
-#include "mmu/shadow/notifier.h"
 #include "mmu/shadow/root.h"
 #include "mmu/shadow/sp.h"
 #include "mmu/shadow/zap.h"
@@ -70,7 +70,7 @@ int mmu_vm_create(const struct mmu_vm_config *cfg, struct mmu_vm **out)
 	mmu_slab_init(&vm->sp_header_slab, "mmu_page_header", sizeof(struct sp));
 	mmu_slab_init(&vm->shadowed_slab, "shadowed_translation", SPTE_ENT_PER_PAGE * sizeof(uint64_t));
 	mmu_init_gpa_ops(vm);
-	if (vm->hm && (vm->tdp ? tdp_notifier_attach(vm) : mmu_notifier_attach(vm))) {
+	if (vm->hm && mmu_notifier_attach(vm)) {
 		mmu_vm_destroy(vm);
 		return -ENOMEM;
 	}
@@ -264,9 +264,33 @@ void mmu_memslot_changed(struct mmu_vm *vm, struct memslot *new_slot, bool was_l
 }
 
 /* ---- events: the VM's MMU mode decides who handles them ----------------- */
+/*
+ * A failed hardware walk, in either mode: reserve what the fault may need,
+ * then handle it under mmu_lock.  A write (the access, an A/D update, an
+ * emulated gpte write) that met a merged page leaves cow_pending: unsharing
+ * it is a host operation that notifies this MMU, so it runs now, unlocked,
+ * and the whole access is retried (KVM resolves write faults through
+ * get_user_pages outside mmu_lock).
+ */
 enum mmu_fault_action mmu_page_fault(struct mmu_vcpu *v, struct mmu_fault *f)
 {
-	return v->vm->tdp ? tdp_page_fault(v, f) : shadow_page_fault(v, f);
+	struct mmu_vm *vm = v->vm;
+	enum mmu_fault_action act;
+	hva_t cow_hva;
+	bool cow;
+
+	if (mmu_topup_caches(v))
+		return MMU_FAULT_ERROR;
+	mmu_lock_acquire(&vm->mmu_lock);
+	act = vm->tdp ? tdp_page_fault_locked(v, f) : shadow_page_fault_locked(v, f);
+	mmu_audit_if_enabled(vm);
+	cow = vm->cow_pending;
+	cow_hva = vm->cow_hva;
+	vm->cow_pending = false;
+	mmu_lock_release(&vm->mmu_lock);
+	if (cow)
+		return mmu_break_cow(vm, cow_hva) == -ENOMEM ? MMU_FAULT_ERROR : MMU_FAULT_RETRY;
+	return act;
 }
 
 hpa_t mmu_current_root(struct mmu_vcpu *v)

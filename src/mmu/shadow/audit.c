@@ -17,13 +17,13 @@
  *      now; only unsync pages may lag behind the guest's tables.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <shadowmmu/x86.h>
 
 #include "host/arena.h"
+#include "mmu/audit_report.h"
 #include "mmu/shadow/audit.h"
 #include "mmu/shadow/gpte.h"
 #include "mmu/shadow/sp.h"
@@ -31,23 +31,11 @@
 
 struct audit {
 	struct mmu_vm *vm;
-	char *msg;
-	size_t msglen;
-	int failed;
+	struct audit_report rep;
 	uint64_t leaves, nonleaves, unsync, pages, by_level[4];
 };
 
-__attribute__((format(printf, 2, 3))) static void audit_fail(struct audit *a, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (a->failed++)
-		return;
-	va_start(ap, fmt);
-	if (a->msg && a->msglen)
-		vsnprintf(a->msg, a->msglen, fmt, ap);
-	va_end(ap);
-}
+#define audit_fail(a, ...) audit_report_fail(&(a)->rep, __VA_ARGS__)
 
 static bool gfn_has_synced_sp(struct mmu_vm *vm, gfn_t gfn)
 {
@@ -236,7 +224,7 @@ static unsigned root_refs(struct mmu_vm *vm, const struct sp *sp)
 
 int mmu_audit(struct mmu_vm *vm, char *msg, size_t msglen)
 {
-	struct audit a = {.vm = vm, .msg = msg, .msglen = msglen};
+	struct audit a = {.vm = vm, .rep = {.msg = msg, .msglen = msglen}};
 	struct list_head *pos;
 
 	for (pos = vm->active_list.next; pos != &vm->active_list; pos = pos->next) {
@@ -248,7 +236,7 @@ int mmu_audit(struct mmu_vm *vm, char *msg, size_t msglen)
 			           (unsigned long long)sp->gfn, sp->root_count, root_refs(vm, sp));
 	}
 	audit_totals(&a);
-	return a.failed ? -EUCLEAN : 0;
+	return audit_report_result(&a.rep);
 }
 
 void mmu_audit_if_enabled(struct mmu_vm *vm)

@@ -462,33 +462,10 @@ static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fa
 	return MMU_FAULT_RETRY;
 }
 
-enum mmu_fault_action shadow_page_fault(struct mmu_vcpu *v, struct mmu_fault *f)
+enum mmu_fault_action shadow_page_fault_locked(struct mmu_vcpu *v, struct mmu_fault *f)
 {
-	struct mmu_vm *vm = v->vm;
-	enum mmu_fault_action act;
-	hva_t cow_hva;
-	bool cow;
-
-	if (mmu_topup_caches(v))
-		return MMU_FAULT_ERROR;
-	mmu_lock_acquire(&vm->mmu_lock);
-	mmu_reclaim_step(vm);
+	mmu_reclaim_step(v->vm);
 	if (mmu_load_locked(v))
-		act = MMU_FAULT_ERROR;
-	else
-		act = page_fault_locked(v, f);
-	mmu_audit_if_enabled(vm);
-	cow = vm->cow_pending;
-	cow_hva = vm->cow_hva;
-	vm->cow_pending = false;
-	mmu_lock_release(&vm->mmu_lock);
-	/*
-	 * A write (the access, an A/D update, an emulated gpte write) met a
-	 * merged page.  Unsharing it is a host operation that notifies this
-	 * MMU, so it runs now, unlocked, and the whole access is retried
-	 * (KVM resolves write faults through get_user_pages outside mmu_lock).
-	 */
-	if (cow)
-		return mmu_break_cow(vm, cow_hva) == -ENOMEM ? MMU_FAULT_ERROR : MMU_FAULT_RETRY;
-	return act;
+		return MMU_FAULT_ERROR;
+	return page_fault_locked(v, f);
 }

@@ -1,33 +1,13 @@
 /*
- * notifier.c - host translation updates (Documentation/virt/kvm/mmu.rst,
- * "Host translation updates"): the shadow MMU listens on the host address
- * space's MMU notifier, as KVM listens on the mm of the VMM process.
- *
- *  - invalidate_range_start: the frames behind [start, end) are about to
- *    change (swap-out, migration, merging, unmap).  Every spte mapping a gfn
- *    whose hva lies in the range is dropped, found through the rmap, the
- *    vCPU TLBs are flushed, and the gfn cache is emptied.  Until the
- *    matching _end, faults on that range retry (mmu_invalidate_retry_hva)
- *    and nothing is cached, so no spte can pick up a frame being changed.
- *  - clear_young / test_young: the host ages its pages by the accessed bits
- *    of the sptes that map them (KVM's kvm_age_gfn / kvm_test_age_gfn);
- *    clearing also flushes the TLBs, so the next access walks and sets A
- *    again (clear_flush_young).
- *  - change_pte: the new frame is picked up by the next fault; the old spte
- *    was dropped at _start, so there is nothing to do (KVM ended the same way).
- *  - release: the host address space is going away: zap everything.
+ * notifier.c - the shadow MMU's side of host translation updates (the
+ * protocol is mmu/notifier.c's): the sptes that map a gfn whose hva lies in
+ * the range are found through the rmaps of every level (KVM's
+ * kvm_handle_gfn_range over kvm_zap_rmap / kvm_age_rmap).
  */
-#include "mmu/shadow/shadow.h"
-#include "mmu/shadow/audit.h"
-#include "mmu/shadow/notifier.h"
 #include "mmu/shadow/rmap_walk.h"
+#include "mmu/shadow/shadow.h"
 #include "mmu/slot_iface.h"
 #include "mmu/spte_ops.h"
-
-static struct mmu_vm *to_vm(struct mmu_notifier *mn)
-{
-	return (struct mmu_vm *)((char *)mn - offsetof(struct mmu_vm, notifier));
-}
 
 static bool rmap_unmap(struct mmu_vm *vm, struct rmap_head *head, void *arg)
 {
@@ -39,73 +19,17 @@ static bool rmap_age_one(struct mmu_vm *vm, struct rmap_head *head, void *arg)
 	return rmap_age(head, *(bool *)arg);
 }
 
-static void mn_invalidate_start(struct mmu_notifier *mn, const struct mmu_notifier_range *range)
+void shadow_unmap_hva_range(struct mmu_vm *vm, hva_t start, hva_t end)
 {
-	struct mmu_vm *vm = to_vm(mn);
-
-	mmu_lock_acquire(&vm->mmu_lock);
-	mmu_invalidate_begin(&vm->invalidate, range->start, range->end);
-	mmu_gfn_cache_clear(vm);
-	if (mmu_for_each_rmap_in_hva_range(vm, range->start, range->end, rmap_unmap, NULL))
+	if (mmu_for_each_rmap_in_hva_range(vm, start, end, rmap_unmap, NULL))
 		mmu_flush_remote_tlbs(vm);
-	mmu_audit_if_enabled(vm);
-	mmu_lock_release(&vm->mmu_lock);
 }
 
-static void mn_invalidate_end(struct mmu_notifier *mn, const struct mmu_notifier_range *range)
+bool shadow_age_hva_range(struct mmu_vm *vm, hva_t start, hva_t end, bool clear)
 {
-	struct mmu_vm *vm = to_vm(mn);
+	bool young = mmu_for_each_rmap_in_hva_range(vm, start, end, rmap_age_one, &clear);
 
-	(void)range;
-	mmu_lock_acquire(&vm->mmu_lock);
-	mmu_invalidate_end(&vm->invalidate);
-	mmu_lock_release(&vm->mmu_lock);
-}
-
-static bool age_range(struct mmu_vm *vm, hva_t start, hva_t end, bool clear)
-{
-	bool young;
-
-	mmu_lock_acquire(&vm->mmu_lock);
-	if (clear) /* the MMU's own accesses must reach the host's young bits again */
-		mmu_gfn_cache_clear(vm);
-	young = mmu_for_each_rmap_in_hva_range(vm, start, end, rmap_age_one, &clear);
 	if (young && clear)
 		mmu_flush_remote_tlbs(vm);
-	mmu_lock_release(&vm->mmu_lock);
 	return young;
-}
-
-static bool mn_clear_young(struct mmu_notifier *mn, hva_t start, hva_t end)
-{
-	return age_range(to_vm(mn), start, end, true);
-}
-
-static bool mn_test_young(struct mmu_notifier *mn, hva_t start, hva_t end)
-{
-	return age_range(to_vm(mn), start, end, false);
-}
-
-static void mn_release(struct mmu_notifier *mn)
-{
-	shadow_zap_all_sync(to_vm(mn));
-}
-
-static const struct mmu_notifier_ops mmu_notifier_ops = {
-	.invalidate_range_start = mn_invalidate_start,
-	.invalidate_range_end = mn_invalidate_end,
-	.clear_young = mn_clear_young,
-	.test_young = mn_test_young,
-	.release = mn_release,
-};
-
-int mmu_notifier_attach(struct mmu_vm *vm)
-{
-	vm->notifier.ops = &mmu_notifier_ops;
-	return mmu_host_notifier_register(vm);
-}
-
-void mmu_notifier_detach(struct mmu_vm *vm)
-{
-	mmu_host_notifier_unregister(vm);
 }

@@ -11,8 +11,8 @@
 
 #include "mmu/mmu.h"
 
-/* An EPT violation or misconfiguration exit for f->gpa (mmu_lock not held). */
-enum mmu_fault_action tdp_page_fault(struct mmu_vcpu *v, struct mmu_fault *f);
+/* An EPT violation or misconfiguration exit for f->gpa (mmu_lock held, caches topped up). */
+enum mmu_fault_action tdp_page_fault_locked(struct mmu_vcpu *v, struct mmu_fault *f);
 /* The EPT root for the vCPU, loading (sharing or building) one if needed; INVALID_HPA on error. */
 hpa_t tdp_current_root(struct mmu_vcpu *v);
 /* Give the vCPU the VM's root, made if there is none (mmu_lock held, caches topped up). */
@@ -25,8 +25,9 @@ void tdp_zap_all(struct mmu_vm *vm);
 int tdp_get_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out);
 struct memslot;
 void tdp_write_protect_slot(struct mmu_vm *vm, struct memslot *slot);
-/* The host address-space notifier's handlers for TDP mode. */
-int tdp_notifier_attach(struct mmu_vm *vm);
+/* Host updates (mmu/notifier.c, mmu_lock held): zap the leaves over [start, end), age them. */
+void tdp_unmap_hva_range(struct mmu_vm *vm, hva_t start, hva_t end);
+bool tdp_age_hva_range(struct mmu_vm *vm, hva_t start, hva_t end, bool clear);
 /* Invariants of the EPT tables (mmu_lock held); 0 or -EUCLEAN with msg. */
 int tdp_audit(struct mmu_vm *vm, char *msg, size_t msglen);
 int tdp_write_dot(struct mmu_vm *vm, FILE *out);

@@ -11,9 +11,9 @@
  *   T5 an MMIO spte's gfn is its own, and no memslot holds it at its generation.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 
+#include "mmu/audit_report.h"
 #include "mmu/shadow/sp.h"
 #include "mmu/slot_iface.h"
 #include "mmu/tdp/tdp.h"
@@ -21,23 +21,11 @@
 #include "mmu/tdp/tdp_spte.h"
 
 struct tdp_audit {
-	char *msg;
-	size_t msglen;
-	int failed;
+	struct audit_report rep;
 	uint64_t tables, by_level[4];
 };
 
-__attribute__((format(printf, 2, 3))) static void fail(struct tdp_audit *a, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (a->failed++)
-		return;
-	va_start(ap, fmt);
-	if (a->msg && a->msglen)
-		vsnprintf(a->msg, a->msglen, fmt, ap);
-	va_end(ap);
-}
+#define fail(a, ...) audit_report_fail(&(a)->rep, __VA_ARGS__)
 
 static void audit_leaf(struct mmu_vm *vm, struct tdp_audit *a, uint64_t e, unsigned level,
                        gfn_t gfn)
@@ -100,7 +88,7 @@ static bool audit_entry(struct mmu_vm *vm, struct sp *sp, uint64_t *sptep, unsig
 
 int tdp_audit(struct mmu_vm *vm, char *msg, size_t msglen)
 {
-	struct tdp_audit a = {.msg = msg, .msglen = msglen};
+	struct tdp_audit a = {.rep = {.msg = msg, .msglen = msglen}};
 
 	if (vm->tdp_root) {
 		a.tables = 1;
@@ -115,7 +103,7 @@ int tdp_audit(struct mmu_vm *vm, char *msg, size_t msglen)
 	if (a.tables != vm->n_used_mmu_pages)
 		fail(&a, "T3: %llu tables under the root, %llu allocated",
 		     (unsigned long long)a.tables, (unsigned long long)vm->n_used_mmu_pages);
-	return a.failed ? -EUCLEAN : 0;
+	return audit_report_result(&a.rep);
 }
 
 static bool dot_entry(struct mmu_vm *vm, struct sp *sp, uint64_t *sptep, unsigned level,

@@ -194,28 +194,11 @@ static enum mmu_fault_action fault_locked(struct mmu_vcpu *v, struct mmu_fault *
 	return MMU_FAULT_RETRY;
 }
 
-enum mmu_fault_action tdp_page_fault(struct mmu_vcpu *v, struct mmu_fault *f)
+enum mmu_fault_action tdp_page_fault_locked(struct mmu_vcpu *v, struct mmu_fault *f)
 {
-	struct mmu_vm *vm = v->vm;
-	enum mmu_fault_action act;
-	hva_t cow_hva;
-	bool cow;
-
 	f->leaf_level = 0;
-	if (mmu_topup_caches(v))
-		return MMU_FAULT_ERROR;
-	mmu_lock_acquire(&vm->mmu_lock);
 	/* Zapped meanwhile: share or build the root again (the VM installs it in the vCPU). */
 	if (v->root.hpa == INVALID_HPA)
 		tdp_load_root(v);
-	act = fault_locked(v, f);
-	mmu_audit_if_enabled(vm);
-	cow = vm->cow_pending;
-	cow_hva = vm->cow_hva;
-	vm->cow_pending = false;
-	mmu_lock_release(&vm->mmu_lock);
-	/* As in shadow mode: a merged page is unshared outside mmu_lock, then the access retried. */
-	if (cow)
-		return mmu_break_cow(vm, cow_hva) == -ENOMEM ? MMU_FAULT_ERROR : MMU_FAULT_RETRY;
-	return act;
+	return fault_locked(v, f);
 }
