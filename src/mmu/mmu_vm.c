@@ -326,7 +326,7 @@ void mmu_guest_tlb_flush(struct mmu_vcpu *v, bool all_roots)
 void mmu_zap_all_fast(struct mmu_vm *vm)
 {
 	if (vm->tdp)
-		tdp_zap_all(vm);
+		tdp_zap_all_fast(vm);
 	else
 		shadow_zap_all_fast(vm);
 }

@@ -19,8 +19,12 @@ hpa_t tdp_current_root(struct mmu_vcpu *v);
 void tdp_load_root(struct mmu_vcpu *v);
 /* Drop the vCPU's reference to its root (mmu_lock held). */
 void tdp_put_root(struct mmu_vcpu *v);
-/* Zap everything: every vCPU drops the root, the tables are freed (mmu_lock not held). */
+/* Zap everything by generation: the tables are freed later, in batches (mmu_lock not held). */
+void tdp_zap_all_fast(struct mmu_vm *vm);
+/* The same, with every table freed before it returns. */
 void tdp_zap_all(struct mmu_vm *vm);
+/* On each MMU entry (mmu_lock held): free a batch of obsolete tables, if any are left. */
+void tdp_reclaim_step(struct mmu_vm *vm);
 /* Dirty logging (mmu_lock not held for get; held for write_protect_slot). */
 int tdp_get_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out);
 struct memslot;

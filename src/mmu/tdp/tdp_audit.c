@@ -7,7 +7,9 @@
  *      leaf only over a page marked dirty;
  *   T3 every table entry points at a live table one level down covering
  *      the same gfns; every table hangs under the root (no page leaks);
- *   T4 pages_4k/2m/1g equal the leaves by level, n_used_mmu_pages the tables;
+ *   T4 pages_4k/2m/1g equal the leaves by level (obsolete tables' included:
+ *      they are counted until freed), n_used_mmu_pages the tables under the
+ *      root and the obsolete ones not yet freed;
  *   T5 an MMIO spte's gfn is its own, and no memslot holds it at its generation.
  */
 #include <errno.h>
@@ -86,13 +88,34 @@ static bool audit_entry(struct mmu_vm *vm, struct sp *sp, uint64_t *sptep, unsig
 	return false;
 }
 
+/* An obsolete table (after a zap-all, not yet freed): only its leaves count, in the gauges. */
+static void count_obsolete(struct tdp_audit *a, const struct sp *sp)
+{
+	for (unsigned i = 0; i < SPTE_ENT_PER_PAGE; i++) {
+		uint64_t e = spte_get(&sp->spt[i]);
+
+		if (is_tdp_present(e) && is_ept_leaf(e, sp->role.level))
+			a->by_level[sp->role.level]++;
+	}
+}
+
 int tdp_audit(struct mmu_vm *vm, char *msg, size_t msglen)
 {
 	struct tdp_audit a = {.rep = {.msg = msg, .msglen = msglen}};
+	uint64_t obsolete = 0;
 
 	if (vm->tdp_root) {
 		a.tables = 1;
 		tdp_for_each_spte(vm, vm->tdp_root, 0, ~0ull, audit_entry, &a);
+	}
+	for (struct list_head *pos = vm->active_list.next; pos != &vm->active_list;
+	     pos = pos->next) {
+		struct sp *sp = list_entry(pos, struct sp, link);
+
+		if (sp_is_obsolete(vm, sp)) {
+			count_obsolete(&a, sp);
+			obsolete++;
+		}
 	}
 	if (a.by_level[1] != vm->stat.pages_4k || a.by_level[2] != vm->stat.pages_2m ||
 	    a.by_level[3] != vm->stat.pages_1g)
@@ -100,9 +123,10 @@ int tdp_audit(struct mmu_vm *vm, char *msg, size_t msglen)
 		     (unsigned long long)a.by_level[1], (unsigned long long)a.by_level[2],
 		     (unsigned long long)a.by_level[3], (unsigned long long)vm->stat.pages_4k,
 		     (unsigned long long)vm->stat.pages_2m, (unsigned long long)vm->stat.pages_1g);
-	if (a.tables != vm->n_used_mmu_pages)
-		fail(&a, "T3: %llu tables under the root, %llu allocated",
-		     (unsigned long long)a.tables, (unsigned long long)vm->n_used_mmu_pages);
+	if (a.tables + obsolete != vm->n_used_mmu_pages || obsolete != vm->n_obsolete)
+		fail(&a, "T3: %llu tables under the root and %llu obsolete (%llu counted), %llu allocated",
+		     (unsigned long long)a.tables, (unsigned long long)obsolete,
+		     (unsigned long long)vm->n_obsolete, (unsigned long long)vm->n_used_mmu_pages);
 	return audit_report_result(&a.rep);
 }
 

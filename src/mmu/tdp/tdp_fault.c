@@ -197,6 +197,7 @@ static enum mmu_fault_action fault_locked(struct mmu_vcpu *v, struct mmu_fault *
 enum mmu_fault_action tdp_page_fault_locked(struct mmu_vcpu *v, struct mmu_fault *f)
 {
 	f->leaf_level = 0;
+	tdp_reclaim_step(v->vm);
 	/* Zapped meanwhile: share or build the root again (the VM installs it in the vCPU). */
 	if (v->root.hpa == INVALID_HPA)
 		tdp_load_root(v);

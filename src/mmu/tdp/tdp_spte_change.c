@@ -36,7 +36,7 @@ void tdp_link_table(struct mmu_vm *vm, uint64_t *sptep, struct sp *child)
 	mmu_spte_set(sptep, tdp_make_nonleaf(child->spt_hpa, vm->ept_ad));
 }
 
-static void account_leaf(struct mmu_vm *vm, unsigned level, int delta)
+void tdp_account_leaf(struct mmu_vm *vm, unsigned level, int delta)
 {
 	uint64_t *gauge = level == 1 ? &vm->stat.pages_4k
 	                  : level == 2 ? &vm->stat.pages_2m
@@ -51,7 +51,7 @@ void tdp_set_leaf(struct mmu_vm *vm, uint64_t *sptep, unsigned level, uint64_t l
 
 	SMMU_ASSERT(!is_tdp_present(old) || is_ept_leaf(old, level));
 	if (!is_tdp_present(old))
-		account_leaf(vm, level, +1);
+		tdp_account_leaf(vm, level, +1);
 	mmu_spte_set(sptep, leaf);
 }
 
@@ -76,7 +76,7 @@ bool tdp_zap_spte(struct mmu_vm *vm, uint64_t *sptep, unsigned level,
 		return false;
 	mmu_spte_clear(sptep);
 	if (is_ept_leaf(old, level)) {
-		account_leaf(vm, level, -1);
+		tdp_account_leaf(vm, level, -1);
 	} else {
 		struct sp *child = sp_from_hpa(vm, ept_to_hpa(old));
 

@@ -11,6 +11,8 @@
 
 /* A new, empty EPT table at `level` covering gfns from `gfn`, from the vCPU's caches. */
 struct sp *tdp_alloc_table(struct mmu_vcpu *v, unsigned level, gfn_t gfn);
+/* A present leaf at `level` appears (+1) or goes (-1): the pages_4k/2m/1g gauges. */
+void tdp_account_leaf(struct mmu_vm *vm, unsigned level, int delta);
 /* Point *sptep at table `child` (the entry was not present, or MMIO). */
 void tdp_link_table(struct mmu_vm *vm, uint64_t *sptep, struct sp *child);
 /* Install a leaf at `level` in place of whatever *sptep held (a leaf or nothing). */
