@@ -181,3 +181,19 @@ foreach(m shadow tdp)
   add_test(NAME cli_${m}_huge_dirty_huge_backing
            COMMAND ${SMMU_CLI} check --mmu ${m} --huge-backing --audit ${SMMU_CLI_DIR}/huge-dirty.trace)
 endforeach()
+# The mmu set-up record chooses the MMU; --mmu overrides it; both hold every expectation.
+add_test(NAME cli_mmu_record_tdp COMMAND ${SMMU_CLI} run --json --audit ${SMMU_CLI_DIR}/mmu-record.trace)
+set_tests_properties(cli_mmu_record_tdp PROPERTIES
+                     PASS_REGULAR_EXPRESSION "\"ok\":true.*\"mmu\":\"tdp\",\"ept_ad\":false")
+add_test(NAME cli_mmu_record_overridden
+         COMMAND ${SMMU_CLI} run --json --mmu shadow ${SMMU_CLI_DIR}/mmu-record.trace)
+set_tests_properties(cli_mmu_record_overridden PROPERTIES
+                     PASS_REGULAR_EXPRESSION "\"ok\":true.*\"mmu\":\"shadow\"")
+smmu_cli_exit_test(cli_mmu_record_twice_exits_2 2 "'mmu' given twice"
+                   check ${SMMU_CLI_DIR}/mmu-twice.trace)
+add_test(NAME cli_mmu_record_to_binary
+         COMMAND ${SMMU_CLI} convert ${SMMU_CLI_DIR}/mmu-record.trace ${SMMU_CLI_OUT}/mmu-record.bin --binary)
+add_test(NAME cli_mmu_record_binary_runs_tdp
+         COMMAND ${SMMU_CLI} run --json ${SMMU_CLI_OUT}/mmu-record.bin)
+set_tests_properties(cli_mmu_record_binary_runs_tdp PROPERTIES DEPENDS cli_mmu_record_to_binary
+                     PASS_REGULAR_EXPRESSION "\"ok\":true.*\"mmu\":\"tdp\",\"ept_ad\":false")

@@ -193,6 +193,7 @@ static const struct {
     {"shadowmmu-trace 1\n", NULL},
     {"vcpus 4\n", NULL},
     {"cpu nx=0 maxphyaddr=40 pku=1\n", "cpu maxphyaddr=40 pku=1 nx=0\n"},
+    {"mmu tdp\n", "mmu tdp ept_ad=1\n"},
     {"slot 1 1G 0x3000 ro log\n", "slot 1 0x40000000 12K ro log\n"},
     {"slot 2 0x200000 12K\n", NULL},
     {"@3 cr0 0x80000011 => gp\n", NULL},
@@ -288,6 +289,13 @@ static const struct bad_case bad_cases[] = {
     {"!shadowmmu-trace 1 1\n", 1, 19, "unexpected '1'"},
     {"!@1 shadowmmu-trace 1\n", 1, 1, "header takes no @N"},
     {"shadowmmu-trace 1\n", 2, 1, "header repeated"},
+    /* the mmu set-up record */
+    {"mmu ept\n", 2, 5, "expected shadow or tdp, found 'ept'"},
+    {"mmu\n", 2, 4, "expected shadow|tdp"},
+    {"mmu shadow ept_ad=1\n", 2, 12, "only for mmu tdp"},
+    {"mmu tdp ad=1\n", 2, 9, "expected ept_ad=0|1"},
+    {"mmu tdp\nmmu shadow\n", 3, 1, "'mmu' given twice (first at line 2)"},
+    {"r 8 0 => 0\nmmu tdp\n", 3, 1, "'mmu' must come before any guest record"},
     /* truncated records */
     {"w 8 0x10\n", 2, 9, "expected VALUE, found end of record"},
     {"w 8\n", 2, 4, "expected GVA, found end of record"},

@@ -104,7 +104,8 @@ static void usage_run(FILE *out, const char *cmd)
 	        "mismatch.%s\n"
 	        "\n"
 	        "options:\n"
-	        "  --mmu shadow|tdp     the MMU: shadow paging (default) or TDP (EPT, docs/tdp.md)\n"
+	        "  --mmu shadow|tdp     the MMU: shadow paging (default) or TDP (EPT, docs/tdp.md);\n"
+	        "                       overrides the trace's mmu record\n"
 	        "  --no-ept-ad          TDP: EPT without accessed/dirty flags\n"
 	        "  --huge-backing       back memslots with 2 MiB host pages (huge sptes possible)\n"
 	        "  --no-unsync          never let shadow pages go unsync\n"
@@ -256,6 +257,7 @@ static int parse_run_args(int argc, char **argv, const char *cmd, struct run_arg
 		} else if (!strcmp(s, "--no-unsync")) {
 			a->opts.unsync = false;
 		} else if (!strcmp(s, "--mmu") && next && parse_mmu(next, &a->opts.mmu)) {
+			a->opts.mmu_forced = true;
 			i++;
 		} else if (!strcmp(s, "--no-ept-ad")) {
 			a->opts.ept_ad = false;
@@ -366,7 +368,7 @@ static void print_shortcuts(uint32_t mask, const char *sep, bool quoted)
 }
 
 static void print_text(const char *trace, const struct exec_counts *c, const struct smmu_stats *st,
-                       const struct exec_opts *o)
+                       const struct smmu_vm_config *o)
 {
 	struct figure f[64];
 	size_t n = collect_stats(st, f);
@@ -408,7 +410,7 @@ static void print_json_string(const char *s)
 }
 
 static void print_json(const char *trace, const struct exec_counts *c, const struct smmu_stats *st,
-                       const struct exec_opts *o)
+                       const struct smmu_vm_config *o)
 {
 	struct figure f[64];
 	size_t n = collect_stats(st, f);
@@ -425,7 +427,7 @@ static void print_json(const char *trace, const struct exec_counts *c, const str
 	       c->expectations, c->records, c->guest_accesses, c->guest_faults, c->pf, c->gp, c->ud,
 	       c->mmio, c->seconds, c->seconds > 0 ? (double)c->records / c->seconds : 0.0, meta,
 	       ratio(meta, st->guest_pages), ratio(meta, st->shadow_pages), smmu_mmu_mode_name(o->mmu),
-	       o->mmu == SMMU_MMU_TDP && o->ept_ad ? "true" : "false");
+	       o->ept_ad ? "true" : "false");
 	print_shortcuts(o->shortcuts, ",", true);
 	printf("],\"stats\":{");
 	for (size_t i = 0; i < n; i++)
@@ -484,9 +486,9 @@ static int print_summary(const struct run_args *a, struct executor *e, const cha
 		return EXIT_USAGE;
 	}
 	if (a->json)
-		print_json(a->trace, c, &st, &a->opts);
+		print_json(a->trace, c, &st, exec_config(e));
 	else
-		print_text(a->trace, c, &st, &a->opts);
+		print_text(a->trace, c, &st, exec_config(e));
 	return 0;
 }
 

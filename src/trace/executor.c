@@ -51,6 +51,9 @@ int exec_create(struct executor **out, const char *name, const struct exec_opts 
 	else
 		exec_opts_init(&e->opts);
 	smmu_vm_config_default(&e->cfg);
+	/* A trace's mmu record may still change these (dispatch_other), unless mmu_forced. */
+	e->cfg.mmu = e->opts.mmu;
+	e->cfg.ept_ad = e->opts.mmu == SMMU_MMU_TDP && e->opts.ept_ad;
 	for (unsigned k = 0; k < TRACE_NR_KINDS; k++)
 		e->guest_kind[k] = (trace_kind_flags((enum trace_kind)k) & TRACE_KF_GUEST) != 0;
 	*out = e;
@@ -98,9 +101,7 @@ static NOINLINE int ensure_vm(struct executor *e, uint64_t line)
 	e->cfg.tlb_sets = e->opts.tlb_sets;
 	e->cfg.tlb_ways = e->opts.tlb_ways;
 	e->cfg.shortcuts = e->opts.shortcuts;
-	e->cfg.mmu = e->opts.mmu;
 	e->cfg.huge_backing = e->opts.huge_backing;
-	e->cfg.ept_ad = e->opts.mmu == SMMU_MMU_TDP && e->opts.ept_ad;
 	ret = smmu_vm_create(&e->cfg, &e->vm);
 	if (ret)
 		return fail(e, ret == -ENOMEM ? -ENOMEM : -EINVAL, line, "cannot create the VM: %s",
@@ -526,6 +527,14 @@ static NOINLINE int dispatch_other(struct executor *e, const struct trace_record
 		trace_cpu_apply(rec, &e->cfg.model);
 		return 0;
 	}
+	if (rec->kind == TRACE_MMU && !e->vm) {
+		/* The trace's choice, unless the run asked for an MMU itself (--mmu). */
+		if (!e->opts.mmu_forced) {
+			e->cfg.mmu = rec->op[0] == TRACE_MMU_TDP ? SMMU_MMU_TDP : SMMU_MMU_SHADOW;
+			e->cfg.ept_ad = rec->op[1] && e->opts.ept_ad;
+		}
+		return 0;
+	}
 	if (kf & TRACE_KF_SETUP)
 		return fail(e, -EINVAL, rec->line, "%s after the VM started",
 		            trace_kind_name(rec->kind));
@@ -690,6 +699,11 @@ const char *exec_message(const struct executor *e)
 const struct exec_counts *exec_counts(const struct executor *e)
 {
 	return &e->counts;
+}
+
+const struct smmu_vm_config *exec_config(const struct executor *e)
+{
+	return &e->cfg;
 }
 
 struct smmu_vm *exec_vm(struct executor *e)

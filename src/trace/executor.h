@@ -37,6 +37,7 @@ struct exec_opts {
 	uint64_t arena_bytes;
 	uint32_t shortcuts;       /* SMMU_SHORTCUT_* on (exec_opts_init: SMMU_SHORTCUTS_ALL) */
 	enum smmu_mmu_mode mmu;   /* shadow (default) or tdp */
+	bool mmu_forced;          /* mmu and ept_ad win over a trace's mmu record (--mmu) */
 	bool huge_backing;        /* back memslots with 2 MiB host pages */
 	bool ept_ad;              /* tdp: EPT A/D flags (exec_opts_init: on) */
 };
@@ -84,5 +85,7 @@ const char *exec_message(const struct executor *e);
 const struct exec_counts *exec_counts(const struct executor *e);
 /* The VM (created on demand if the trace had no non-setup record); NULL on -ENOMEM. */
 struct smmu_vm *exec_vm(struct executor *e);
+/* The VM's configuration: the options, then the trace's set-up records (vcpus, cpu, mmu). */
+const struct smmu_vm_config *exec_config(const struct executor *e);
 
 #endif /* SMMU_TRACE_EXECUTOR_H */

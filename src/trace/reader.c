@@ -275,6 +275,7 @@ static const struct name_entry words[] = {
     {"pkru", TRACE_PKRU},     {"ac", TRACE_AC},       {"flush", TRACE_FLUSH},
     {"slot", TRACE_SLOT},     {"dirty", TRACE_DIRTY}, {"zapall", TRACE_ZAPALL},
     {"vcpus", TRACE_VCPUS},   {"cpu", TRACE_CPU},     {"shadowmmu-trace", TRACE_HEADER},
+    {"mmu", TRACE_MMU},
 };
 
 static const struct name_entry slot_words[] = {
@@ -441,6 +442,33 @@ static int parse_cpu(struct line_ctx *lc, unsigned i, struct trace_record *rec)
 	return (int)i;
 }
 
+/* mmu shadow|tdp [ept_ad=0|1]: ept_ad defaults to 1 for tdp (KVM's default). */
+static int parse_mmu(struct line_ctx *lc, unsigned i, struct trace_record *rec)
+{
+	const struct tok *t;
+	struct tok v;
+
+	if (!need_field(lc, i, "shadow|tdp"))
+		return -1;
+	t = &lc->t[i];
+	lc->op_tok[0] = (int)i;
+	if (tok_is(t, "tdp"))
+		rec->op[0] = TRACE_MMU_TDP;
+	else if (!tok_is(t, "shadow"))
+		return fail_at(lc, t->col, "expected shadow or tdp, found '%.*s'", TOKF(t));
+	rec->op[1] = rec->op[0] == TRACE_MMU_TDP;
+	if (++i == lc->nfields)
+		return (int)i;
+	t = &lc->t[i];
+	lc->op_tok[1] = (int)i;
+	if (t->len < 7 || memcmp(t->s, "ept_ad=", 7))
+		return fail_at(lc, t->col, "expected ept_ad=0|1, found '%.*s'", TOKF(t));
+	v = (struct tok){t->s + 7, t->len - 7, t->col + 7};
+	if (parse_number(lc, &v, "a value", &rec->op[1]))
+		return -1;
+	return (int)i + 1;
+}
+
 static int parse_operands(struct line_ctx *lc, unsigned i, struct trace_record *rec)
 {
 	int next;
@@ -448,6 +476,8 @@ static int parse_operands(struct line_ctx *lc, unsigned i, struct trace_record *
 	switch (rec->kind) {
 	case TRACE_CPU:
 		return parse_cpu(lc, i, rec);
+	case TRACE_MMU:
+		return parse_mmu(lc, i, rec);
 	case TRACE_SLOT:
 		next = parse_numeric_ops(lc, i, rec, 3);
 		return next < 0 ? -1 : parse_slot_flags(lc, (unsigned)next, rec);

@@ -33,6 +33,7 @@ const struct trace_kind_info trace_kinds[TRACE_NR_KINDS] = {
     [TRACE_HEADER] = {"shadowmmu-trace", {"VERSION"}, {TOP_DEC}, 1, 0, 0},
     [TRACE_VCPUS] = {"vcpus", {"N"}, {TOP_DEC}, 1, TRACE_KF_SETUP, 0},
     [TRACE_CPU] = {"cpu", {"NAME=VALUE"}, {TOP_DEC, TOP_DEC, TOP_DEC}, 3, TRACE_KF_SETUP, 0},
+    [TRACE_MMU] = {"mmu", {"shadow|tdp", "ept_ad=0|1"}, {TOP_DEC, TOP_DEC}, 2, TRACE_KF_SETUP, 0},
     [TRACE_SLOT] =
         {"slot", {"ID", "GPA", "SIZE", "flags"}, {TOP_DEC, TOP_GPA, TOP_BYTES, TOP_SLOTF}, 4, 0, 0},
     [TRACE_CR0] = {"cr0", {"V"}, {TOP_HEX}, 1, TRACE_KF_GUEST, EXP_CR},
@@ -218,6 +219,9 @@ static int check_order(const struct trace_check *c, const struct trace_record *r
 	if (rec->kind == TRACE_VCPUS && c->vcpus_line)
 		return fault(f, TRACE_AT_NAME, "'vcpus' given twice (first at line %llu)",
 		             (unsigned long long)c->vcpus_line);
+	if (rec->kind == TRACE_MMU && c->mmu_line)
+		return fault(f, TRACE_AT_NAME, "'mmu' given twice (first at line %llu)",
+		             (unsigned long long)c->mmu_line);
 	if (!c->allow_host && trace_record_is_host(rec))
 		return fault(
 		    f, rec->kind == TRACE_SLOT ? 3 : TRACE_AT_NAME,
@@ -325,6 +329,12 @@ static int check_operands(const struct trace_check *c, const struct trace_record
 		return 0;
 	case TRACE_CPU:
 		return check_cpu(rec, f);
+	case TRACE_MMU:
+		if (rec->op[0] > TRACE_MMU_TDP)
+			return fault(f, 0, "unknown MMU %llu", (unsigned long long)rec->op[0]);
+		if (rec->op[1] > 1 || (rec->op[1] && rec->op[0] != TRACE_MMU_TDP))
+			return fault(f, 1, "ept_ad is 0 or 1, and only for mmu tdp");
+		return 0;
 	case TRACE_SLOT:
 		if (rec->op[3] & ~(uint64_t)(TRACE_SLOTF_RO | TRACE_SLOTF_LOG))
 			return fault(f, 3, "bad slot flags 0x%llx", (unsigned long long)rec->op[3]);
@@ -431,6 +441,8 @@ int trace_check_record(struct trace_check *c, const struct trace_record *rec, st
 		c->vcpus = (uint32_t)rec->op[0];
 		c->vcpus_line = rec->line ? rec->line : 1;
 	}
+	if (rec->kind == TRACE_MMU)
+		c->mmu_line = rec->line ? rec->line : 1;
 	if ((trace_kinds[rec->kind].flags & TRACE_KF_GUEST) && !c->guest_seen) {
 		c->guest_seen = true;
 		c->guest_line = rec->line;

@@ -36,6 +36,7 @@
  *   TRACE_HOST_MERGE   host merge GPA1 GPA2         GPA1     GPA2
  *   TRACE_HOST_AGE     host age GPA SIZE            GPA      SIZE
  *   TRACE_ZAPALL       zapall
+ *   TRACE_MMU          mmu shadow|tdp [ept_ad=0|1]  0|1 (tdp) ept_ad
  *
  * A cpu record sets only the features it names: bit TRACE_CPU_x of `set`
  * says the feature is named, the same bit of `on` gives a 0|1 feature's
@@ -84,8 +85,13 @@ enum trace_kind {
 	TRACE_HOST_MERGE,
 	TRACE_HOST_AGE,
 	TRACE_ZAPALL,
+	TRACE_MMU,
 	TRACE_NR_KINDS,
 };
+
+/* op[0] of TRACE_MMU. */
+#define TRACE_MMU_SHADOW 0
+#define TRACE_MMU_TDP    1
 
 /* Slot flags (op[3] of TRACE_SLOT). */
 #define TRACE_SLOTF_RO  (1u << 0) /* read-only for the guest: writes exit as MMIO */

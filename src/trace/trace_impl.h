@@ -44,6 +44,7 @@ struct trace_check {
 	uint32_t vcpus;      /* vCPU count in force (default 1) */
 	uint64_t records;    /* records accepted so far */
 	uint64_t vcpus_line; /* line of the vcpus record, 0 if none */
+	uint64_t mmu_line;   /* line of the mmu record, 0 if none */
 	uint64_t guest_line; /* line of the first guest record */
 };
 

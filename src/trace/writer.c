@@ -123,6 +123,14 @@ static void put_operands(struct out *o, const struct trace_record *rec)
 		put_cpu(o, rec);
 		return;
 	}
+	if (rec->kind == TRACE_MMU) {
+		put_str(o, rec->op[0] == TRACE_MMU_TDP ? " tdp" : " shadow");
+		if (rec->op[0] == TRACE_MMU_TDP) {
+			put_str(o, " ept_ad=");
+			put_dec(o, rec->op[1]);
+		}
+		return;
+	}
 	for (unsigned k = 0; k < ki->nr_ops; k++) {
 		if (ki->cls[k] == TOP_SLOTF) {
 			if (rec->op[k] & TRACE_SLOTF_RO)
