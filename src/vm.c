@@ -241,7 +241,8 @@ static int check_config(const struct smmu_vm_config *cfg)
 		return -EINVAL;
 	if (cfg->arena_bytes < (16ull << 20))
 		return -EINVAL;
-	if (!smmu_mmu_mode_name(cfg->mmu) || (cfg->ept_ad && cfg->mmu != SMMU_MMU_TDP))
+	if (!smmu_mmu_mode_name(cfg->mmu) ||
+	    ((cfg->ept_ad || cfg->nx_huge_pages) && cfg->mmu != SMMU_MMU_TDP))
 		return -EINVAL;
 	if (cfg->shortcuts & ~SMMU_SHORTCUTS_ALL)
 		return -EINVAL;
@@ -284,6 +285,7 @@ int smmu_vm_create(const struct smmu_vm_config *cfg, struct smmu_vm **out)
 		/* 5-level EPT once the guest's physical addresses need more than 48 bits (KVM). */
 		.tdp_level = cfg->model.maxphyaddr > 48 ? 5 : 4,
 		.gbpages = cfg->model.gbpages,
+		.nx_huge_pages = cfg->nx_huge_pages,
 	};
 	r = mmu_vm_create(&mc, &vm->mmu);
 	for (unsigned i = 0; !r && i < cfg->nr_vcpus; i++)
@@ -526,6 +528,13 @@ int smmu_vm_host_merge(struct smmu_vm *vm, uint64_t gpa1, uint64_t gpa2)
 		return -EINVAL;
 	return hostmem_merge(vm->hm, memslot_gfn_to_hva(s1, gpa_to_gfn(gpa1)),
 	                     memslot_gfn_to_hva(s2, gpa_to_gfn(gpa2)));
+}
+
+int smmu_vm_recover_nx_huge_pages(struct smmu_vm *vm, unsigned ratio)
+{
+	if (!vm || !vm->cfg.nx_huge_pages)
+		return -EINVAL;
+	return (int)mmu_recover_nx_huge_pages(vm->mmu, ratio);
 }
 
 void smmu_vm_zap_all(struct smmu_vm *vm)

@@ -197,3 +197,12 @@ add_test(NAME cli_mmu_record_binary_runs_tdp
          COMMAND ${SMMU_CLI} run --json ${SMMU_CLI_OUT}/mmu-record.bin)
 set_tests_properties(cli_mmu_record_binary_runs_tdp PROPERTIES DEPENDS cli_mmu_record_to_binary
                      PASS_REGULAR_EXPRESSION "\"ok\":true.*\"mmu\":\"tdp\",\"ept_ad\":false")
+# NX huge pages (TDP): code pages split from huge ones, every expectation still holding.
+foreach(w mix kbuild)
+  add_test(NAME cli_tdp_nx_huge_pages_${w}
+           COMMAND ${SMMU_CLI} run ${w} --mmu tdp --huge-backing --nx-huge-pages --size 0.05 --audit --json)
+  set_tests_properties(cli_tdp_nx_huge_pages_${w} PROPERTIES
+                       PASS_REGULAR_EXPRESSION "\"ok\":true.*\"nx_lpage_splits\":[1-9]")
+endforeach()
+smmu_cli_exit_test(cli_nx_huge_pages_shadow_exits_2 2 "NX huge pages need the TDP MMU"
+                   run mix --size 0.01 --nx-huge-pages)

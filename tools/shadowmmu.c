@@ -108,6 +108,7 @@ static void usage_run(FILE *out, const char *cmd)
 	        "                       overrides the trace's mmu record\n"
 	        "  --no-ept-ad          TDP: EPT without accessed/dirty flags\n"
 	        "  --huge-backing       back memslots with 2 MiB host pages (huge sptes possible)\n"
+	        "  --nx-huge-pages      TDP: huge pages not executable, split on a fetch (docs/tdp.md)\n"
 	        "  --no-unsync          never let shadow pages go unsync\n"
 	        "  --max-mmu-pages N    cap the number of shadow pages\n"
 	        "  --tlb SETSxWAYS      vCPU TLB geometry (default 64x4)\n"
@@ -263,6 +264,8 @@ static int parse_run_args(int argc, char **argv, const char *cmd, struct run_arg
 			a->opts.ept_ad = false;
 		} else if (!strcmp(s, "--huge-backing")) {
 			a->opts.huge_backing = true;
+		} else if (!strcmp(s, "--nx-huge-pages")) {
+			a->opts.nx_huge_pages = true;
 		} else if (parse_shortcut_opt(s, &a->opts.shortcuts)) {
 			continue;
 		} else if (!strcmp(s, "--audit")) {

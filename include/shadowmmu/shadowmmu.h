@@ -58,6 +58,7 @@ struct smmu_vm_config {
 	uint32_t shortcuts;          /* SMMU_SHORTCUT_* switched on (shadowmmu/shortcuts.h) */
 	enum smmu_mmu_mode mmu;      /* SMMU_MMU_SHADOW (default) or SMMU_MMU_TDP */
 	bool ept_ad;                 /* TDP only: EPT accessed/dirty flags (KVM's default) */
+	bool nx_huge_pages;          /* TDP only: the NX huge page mitigation (docs/tdp.md) */
 };
 
 /* "shadow" or "tdp"; NULL for another value. */
@@ -71,6 +72,15 @@ const char *smmu_mmu_mode_name(enum smmu_mmu_mode mode);
 void smmu_vm_config_default(struct smmu_vm_config *cfg);
 
 int smmu_vm_create(const struct smmu_vm_config *cfg, struct smmu_vm **out);
+
+/*
+ * NX huge pages (TDP with nx_huge_pages): zap ceil(nx_lpage_splits / ratio)
+ * of the tables that execution split from huge pages, oldest first, so that
+ * their ranges may be mapped huge again; ratio 0 means KVM's 60.  What
+ * KVM's recovery thread does each period, at the caller's moment.  Returns
+ * how many were zapped, or -EINVAL (no VM, or the mitigation is off).
+ */
+int smmu_vm_recover_nx_huge_pages(struct smmu_vm *vm, unsigned ratio);
 void smmu_vm_destroy(struct smmu_vm *vm);
 
 /* ---- memslots (KVM_SET_USER_MEMORY_REGION) --------------------------------- */

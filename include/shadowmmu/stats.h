@@ -31,7 +31,8 @@
 	X(obsolete_freed)     /* obsolete pages freed after a zap-all */            \
 	X(pages_4k)           /* gauge: 4 KiB leaf sptes */                         \
 	X(pages_2m)           /* gauge: 2 MiB leaf sptes */                         \
-	X(pages_1g)           /* gauge: 1 GiB leaf sptes */
+	X(pages_1g)           /* gauge: 1 GiB leaf sptes */                         \
+	X(nx_lpage_splits)    /* gauge: TDP tables split from a huge page for exec */
 
 
 #endif /* SHADOWMMU_STATS_H */

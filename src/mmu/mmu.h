@@ -36,6 +36,7 @@ struct mmu_vm_config {
 	bool ept_ad;              /* TDP: EPT accessed/dirty flags on */
 	unsigned tdp_level;       /* TDP: EPT levels, 4 or 5 */
 	bool gbpages;             /* TDP: 1 GiB leaves allowed */
+	bool nx_huge_pages;       /* TDP: the NX huge page mitigation (docs/tdp.md) */
 };
 
 int mmu_vm_create(const struct mmu_vm_config *cfg, struct mmu_vm **out);
@@ -116,6 +117,14 @@ void mmu_memslot_changed(struct mmu_vm *vm, struct memslot *new_slot, bool was_l
  * next write is seen.  0, -EINVAL (no slot), -ENOENT (logging off).
  */
 int mmu_get_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out);
+
+/*
+ * NX huge pages (TDP): zap ceil(nx_lpage_splits / ratio) of the tables that
+ * execution split from huge pages, oldest first, so that their ranges may
+ * be mapped huge again (KVM's kvm_recover_nx_huge_pages, driven here by
+ * the caller rather than a timer).  Returns how many were zapped.
+ */
+unsigned mmu_recover_nx_huge_pages(struct mmu_vm *vm, unsigned ratio);
 
 void mmu_get_stats(struct mmu_vm *vm, struct mmu_stats *st);
 

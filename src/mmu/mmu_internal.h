@@ -90,6 +90,15 @@ struct sp {
 	unsigned write_flooding_count; /* emulated writes since last use as a table */
 	bool unsync;              /* guest may have changed gptes since last sync */
 	uint64_t unsync_child_bitmap[SPTE_ENT_PER_PAGE / 64];
+	/*
+	 * TDP, NX huge pages: a table made where a huge page could have been
+	 * mapped but an instruction fetch forbade it (KVM's
+	 * nx_huge_page_disallowed); on mmu_vm.nx_huge_pages, oldest first, until
+	 * recovery zaps it through parent_sptep so the range can be huge again.
+	 */
+	struct list_head nx_link;
+	uint64_t *parent_sptep;   /* TDP: the entry that points at this table */
+	bool nx_huge_page_disallowed;
 };
 
 /* How many roots a vCPU keeps cached besides the current one (KVM_MMU_NUM_PREV_ROOTS). */
@@ -213,6 +222,8 @@ struct mmu_vm {
 	bool gbpages;       /* 1 GiB leaves allowed */
 	unsigned tdp_level; /* EPT levels, 4 or 5 */
 	struct sp *tdp_root;
+	bool nx_huge_pages_on;              /* the iTLB-multihit mitigation (tdp/tdp_nx.c) */
+	struct list_head nx_huge_pages;     /* tables split for execution, oldest first */
 	/* The invariant checker of the VM's MMU (shadow/audit.c or tdp/tdp_audit.c). */
 	int (*audit_fn)(struct mmu_vm *vm, char *msg, size_t msglen);
 };

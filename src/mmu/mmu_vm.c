@@ -57,6 +57,7 @@ int mmu_vm_create(const struct mmu_vm_config *cfg, struct mmu_vm **out)
 	vm->ept_ad = cfg->ept_ad;
 	vm->gbpages = cfg->gbpages;
 	vm->tdp_level = cfg->tdp_level == 5 ? 5 : 4;
+	vm->nx_huge_pages_on = cfg->tdp && cfg->nx_huge_pages;
 	vm->audit_fn = vm->tdp ? tdp_audit : mmu_audit;
 	vm->hash = calloc(MMU_HASH_SIZE, sizeof(*vm->hash));
 	vm->vcpus = calloc(cfg->nr_vcpus ? cfg->nr_vcpus : 1, sizeof(*vm->vcpus));
@@ -65,6 +66,7 @@ int mmu_vm_create(const struct mmu_vm_config *cfg, struct mmu_vm **out)
 		return -ENOMEM;
 	}
 	list_init(&vm->active_list);
+	list_init(&vm->nx_huge_pages);
 	mmu_lock_init(&vm->mmu_lock);
 	pte_list_slab_init(&vm->pte_list_desc_slab);
 	mmu_slab_init(&vm->sp_header_slab, "mmu_page_header", sizeof(struct sp));
@@ -342,6 +344,11 @@ void mmu_zap_all_sync(struct mmu_vm *vm)
 int mmu_get_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out)
 {
 	return vm->tdp ? tdp_get_dirty_log(vm, id, out) : shadow_get_dirty_log(vm, id, out);
+}
+
+unsigned mmu_recover_nx_huge_pages(struct mmu_vm *vm, unsigned ratio)
+{
+	return vm->tdp ? tdp_recover_nx_huge_pages(vm, ratio) : 0;
 }
 
 int mmu_write_dot(struct mmu_vm *vm, FILE *out)

@@ -35,5 +35,7 @@ bool tdp_age_hva_range(struct mmu_vm *vm, hva_t start, hva_t end, bool clear);
 /* Invariants of the EPT tables (mmu_lock held); 0 or -EUCLEAN with msg. */
 int tdp_audit(struct mmu_vm *vm, char *msg, size_t msglen);
 int tdp_write_dot(struct mmu_vm *vm, FILE *out);
+/* mmu_recover_nx_huge_pages in TDP mode (tdp_nx.c; mmu_lock not held). */
+unsigned tdp_recover_nx_huge_pages(struct mmu_vm *vm, unsigned ratio);
 
 #endif /* SMMU_TDP_TDP_H */

@@ -10,7 +10,9 @@
  *   T4 pages_4k/2m/1g equal the leaves by level (obsolete tables' included:
  *      they are counted until freed), n_used_mmu_pages the tables under the
  *      root and the obsolete ones not yet freed;
- *   T5 an MMIO spte's gfn is its own, and no memslot holds it at its generation.
+ *   T5 an MMIO spte's gfn is its own, and no memslot holds it at its generation;
+ *   T6 under NX huge pages no huge leaf is executable, and the split list
+ *      holds exactly the tracked tables (nx_lpage_splits).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -50,6 +52,9 @@ static void audit_leaf(struct mmu_vm *vm, struct tdp_audit *a, uint64_t e, unsig
 	                                 : level > mmu_max_mapping_level(vm, slot, gfn, 3))
 		fail(a, "T1: leaf for gfn %#llx at level %u, more than its slot allows",
 		     (unsigned long long)gfn, level);
+	if (vm->nx_huge_pages_on && level > 1 && (e & EPT_X))
+		fail(a, "T6: executable huge leaf for gfn %#llx under NX huge pages",
+		     (unsigned long long)gfn);
 	if ((e & EPT_W) && mmu_slot_readonly(slot))
 		fail(a, "T2: writable leaf for gfn %#llx in a read-only slot", (unsigned long long)gfn);
 	if ((e & EPT_W) && mmu_slot_dirty_logging(slot) && !mmu_slot_test_dirty(slot, gfn))
@@ -123,6 +128,15 @@ int tdp_audit(struct mmu_vm *vm, char *msg, size_t msglen)
 		     (unsigned long long)a.by_level[1], (unsigned long long)a.by_level[2],
 		     (unsigned long long)a.by_level[3], (unsigned long long)vm->stat.pages_4k,
 		     (unsigned long long)vm->stat.pages_2m, (unsigned long long)vm->stat.pages_1g);
+	uint64_t nx_tracked = 0;
+
+	for (struct list_head *pos = vm->nx_huge_pages.next; pos != &vm->nx_huge_pages;
+	     pos = pos->next, nx_tracked++)
+		if (!list_entry(pos, struct sp, nx_link)->nx_huge_page_disallowed)
+			fail(&a, "T6: an untracked table on the NX split list");
+	if (nx_tracked != vm->stat.nx_lpage_splits)
+		fail(&a, "T6: %llu tables on the NX split list, nx_lpage_splits %llu",
+		     (unsigned long long)nx_tracked, (unsigned long long)vm->stat.nx_lpage_splits);
 	if (a.tables + obsolete != vm->n_used_mmu_pages || obsolete != vm->n_obsolete)
 		fail(&a, "T3: %llu tables under the root and %llu obsolete (%llu counted), %llu allocated",
 		     (unsigned long long)a.tables, (unsigned long long)obsolete,

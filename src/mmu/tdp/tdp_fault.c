@@ -28,6 +28,7 @@
 #include "mmu/spte_ops.h"
 #include "mmu/tdp/tdp.h"
 #include "mmu/tdp/tdp_iter.h"
+#include "mmu/tdp/tdp_nx.h"
 #include "mmu/tdp/tdp_spte.h"
 #include "mmu/tdp/tdp_spte_change.h"
 
@@ -35,11 +36,19 @@ struct tdp_map {
 	gfn_t gfn;       /* the faulting gfn */
 	unsigned level;  /* the leaf's level */
 	uint64_t leaf;   /* the leaf to install (0: an MMIO spte instead) */
+	/*
+	 * NX huge pages: the level the slot and host allowed (req_level) when an
+	 * instruction fetch made the leaf smaller; the tables made at or below
+	 * it are tracked so recovery can make the range huge again.
+	 */
+	unsigned req_level;
+	bool huge_page_disallowed;
 };
 
-/* The entry for gfn in root's tree at m->level, creating the tables above it. */
+/* The entry for gfn in root's tree at `target`, creating the tables above it (m: NX tracking, or NULL). */
 static uint64_t *walk_to_level(struct mmu_vcpu *v, gfn_t gfn, unsigned target,
-                               struct list_head *invalid_list, bool *flush)
+                               const struct tdp_map *m, struct list_head *invalid_list,
+                               bool *flush)
 {
 	struct mmu_vm *vm = v->vm;
 	struct sp *sp = sp_from_hpa(vm, v->root.hpa);
@@ -63,8 +72,33 @@ static uint64_t *walk_to_level(struct mmu_vcpu *v, gfn_t gfn, unsigned target,
 		*flush |= tdp_zap_spte(vm, sptep, level, invalid_list);
 		child = tdp_alloc_table(v, level - 1, gfn & ~(tdp_pages_per_level(level) - 1));
 		tdp_link_table(vm, sptep, child);
+		if (m && m->huge_page_disallowed && level <= m->req_level)
+			tdp_track_nx_split(vm, child);
 		sp = child;
 	}
+}
+
+/*
+ * KVM's disallowed_hugepage_adjust: where execution split the huge page
+ * over gfn into a table, a later data fault must not collapse it again (the
+ * next fetch would split it back): it maps below that table's level.
+ * Only recovery (tdp_nx.c) gives the range back to huge leaves.
+ */
+static unsigned nx_adjust_level(struct mmu_vcpu *v, gfn_t gfn, unsigned level)
+{
+	struct mmu_vm *vm = v->vm;
+	struct sp *sp = sp_from_hpa(vm, v->root.hpa);
+
+	for (unsigned l = sp->role.level; l > 1 && sp; l--) {
+		uint64_t e = spte_get(&sp->spt[ept_index(gfn_to_gpa(gfn), l)]);
+
+		if (!is_tdp_present(e) || is_ept_leaf(e, l))
+			break;
+		sp = sp_from_hpa(vm, ept_to_hpa(e));
+		if (l <= level && sp && sp->nx_huge_page_disallowed)
+			level = l - 1;
+	}
+	return level;
 }
 
 static bool mmio_gen_usable(struct mmu_vm *vm, uint64_t *gen)
@@ -100,14 +134,14 @@ static void install_mmio_spte(struct mmu_vcpu *v, gfn_t gfn)
 	if (!mmio_gen_usable(v->vm, &gen) || gfn >> SPTE_MMIO_GFN_BITS)
 		return;
 	list_init(&invalid_list);
-	sptep = walk_to_level(v, gfn, 1, &invalid_list, &flush);
+	sptep = walk_to_level(v, gfn, 1, NULL, &invalid_list, &flush);
 	if (!is_tdp_present(spte_get(sptep)))
 		mmu_spte_set(sptep, tdp_make_mmio(gfn, gen));
 	tdp_commit_zap(v->vm, &invalid_list, flush);
 }
 
 /* Steps 2 and 4: the level and the leaf; 0, -EAGAIN (retry) or -errno. */
-static int make_leaf(struct mmu_vcpu *v, struct memslot *slot, gfn_t gfn, bool write,
+static int make_leaf(struct mmu_vcpu *v, struct memslot *slot, gfn_t gfn, bool write, bool exec,
                      struct tdp_map *m)
 {
 	struct mmu_vm *vm = v->vm;
@@ -117,12 +151,20 @@ static int make_leaf(struct mmu_vcpu *v, struct memslot *slot, gfn_t gfn, bool w
 	int r;
 
 	m->level = mmu_max_mapping_level(vm, slot, gfn, vm->gbpages ? 3 : 2);
+	m->req_level = m->level;
+	/* NX huge pages (KVM's disallowed_hugepage_adjust): code runs from 4 KiB pages only. */
+	m->huge_page_disallowed = vm->nx_huge_pages_on && exec && m->level > 1;
+	if (m->huge_page_disallowed)
+		m->level = 1;
+	else if (vm->nx_huge_pages_on && m->level > 1)
+		m->level = nx_adjust_level(v, gfn, m->level);
 	base = gfn & ~(tdp_pages_per_level(m->level) - 1);
 	r = mmu_gfn_to_pfn(vm, slot, base, write, &hp);
 	if (r)
 		return r;
 	l.hpa = (hpa_t)hp.pfn << PAGE_SHIFT;
 	l.level = m->level;
+	l.nx = vm->nx_huge_pages_on && m->level > 1;
 	l.host_writable = hp.writable && !mmu_slot_readonly(slot);
 	/* Dirty logging: writable only after a write fault, which logs the page. */
 	l.writable = l.host_writable && (write || !mmu_slot_dirty_logging(slot));
@@ -144,7 +186,7 @@ static void install_leaf(struct mmu_vcpu *v, const struct tdp_map *m)
 	uint64_t *sptep, old;
 
 	list_init(&invalid_list);
-	sptep = walk_to_level(v, m->gfn, m->level, &invalid_list, &flush);
+	sptep = walk_to_level(v, m->gfn, m->level, m, &invalid_list, &flush);
 	old = spte_get(sptep);
 	if (is_tdp_present(old) && (old | EPT_A | EPT_D) == (m->leaf | EPT_A | EPT_D)) {
 		vm->stat.pf_spurious++;
@@ -185,7 +227,7 @@ static enum mmu_fault_action fault_locked(struct mmu_vcpu *v, struct mmu_fault *
 	    mmu_invalidate_retry_hva(&vm->invalidate, vm->invalidate.seq,
 	                             mmu_slot_gfn_to_hva(slot, gfn)))
 		return MMU_FAULT_RETRY;
-	r = make_leaf(v, slot, gfn, write, &m);
+	r = make_leaf(v, slot, gfn, write, f->exit_qual & EPT_QUAL_FETCH, &m);
 	if (r == -EAGAIN)
 		return MMU_FAULT_RETRY; /* a merged page: unshared after unlocking */
 	if (r)

@@ -10,6 +10,7 @@
 #include "mmu/shadow/sp.h"
 #include "mmu/spte_ops.h"
 #include "mmu/tdp/tdp.h"
+#include "mmu/tdp/tdp_nx.h"
 #include "mmu/tdp/tdp_spte.h"
 #include "mmu/tdp/tdp_spte_change.h"
 
@@ -75,6 +76,7 @@ static void free_obsolete_table(struct mmu_vm *vm, struct sp *sp)
 			tdp_account_leaf(vm, sp->role.level, -1);
 		mmu_spte_clear(&sp->spt[i]);
 	}
+	tdp_untrack_nx_split(vm, sp);
 	sp_hash_del(vm, sp);
 	sp_free(vm, sp);
 }

@@ -3,7 +3,8 @@
  * the format the vCPU's EPT walk reads).  As in KVM's spte.h for EPT:
  *  - a nonleaf entry grants R/W/X (rights live in the leaf);
  *  - a leaf is always readable and executable (guest NX is the guest's own
- *    business, applied by its page walk), writable unless the host page,
+ *    business, applied by its page walk) - but for a huge leaf under the NX
+ *    huge page mitigation (tdp_nx.c) -, writable unless the host page,
  *    the slot or dirty logging forbid it; memory type write-back with
  *    ignore-PAT; accessed and dirty set by the fault itself when EPT A/D is
  *    on (bits 8 and 9, ignored otherwise);
@@ -37,11 +38,12 @@ struct tdp_leaf {
 	bool writable;      /* W now */
 	bool host_writable; /* the host page may be written */
 	bool accessed, dirty;
+	bool nx;            /* not executable (a huge page under the NX huge page mitigation) */
 };
 
 static inline uint64_t tdp_make_leaf(const struct tdp_leaf *l)
 {
-	uint64_t e = l->hpa | EPT_R | EPT_X | (EPT_MT_WB << EPT_MT_SHIFT) | EPT_IGNORE_PAT |
+	uint64_t e = l->hpa | EPT_R | (EPT_MT_WB << EPT_MT_SHIFT) | EPT_IGNORE_PAT |
 	             TDP_SPTE_MMU_WRITABLE;
 
 	SMMU_ASSERT(!(l->hpa & (spte_level_size(l->level) - 1)));
@@ -49,6 +51,8 @@ static inline uint64_t tdp_make_leaf(const struct tdp_leaf *l)
 		e |= EPT_PS;
 	if (l->writable)
 		e |= EPT_W;
+	if (!l->nx)
+		e |= EPT_X;
 	if (l->host_writable)
 		e |= TDP_SPTE_HOST_WRITABLE;
 	if (l->accessed)

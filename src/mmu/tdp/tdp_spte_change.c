@@ -18,6 +18,7 @@
 #include "mmu/shadow/sp.h"
 #include "mmu/spte_ops.h"
 #include "mmu/tdp/tdp_iter.h"
+#include "mmu/tdp/tdp_nx.h"
 #include "mmu/tdp/tdp_spte.h"
 #include "mmu/tdp/tdp_spte_change.h"
 
@@ -33,6 +34,7 @@ struct sp *tdp_alloc_table(struct mmu_vcpu *v, unsigned level, gfn_t gfn)
 
 void tdp_link_table(struct mmu_vm *vm, uint64_t *sptep, struct sp *child)
 {
+	child->parent_sptep = sptep;
 	mmu_spte_set(sptep, tdp_make_nonleaf(child->spt_hpa, vm->ept_ad));
 }
 
@@ -59,6 +61,7 @@ void tdp_zap_table(struct mmu_vm *vm, struct sp *sp, struct list_head *invalid_l
 {
 	for (unsigned i = 0; i < SPTE_ENT_PER_PAGE; i++)
 		tdp_zap_spte(vm, &sp->spt[i], sp->role.level, invalid_list);
+	tdp_untrack_nx_split(vm, sp);
 	sp_hash_del(vm, sp);
 	list_move(&sp->link, invalid_list);
 }
