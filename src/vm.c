@@ -262,6 +262,8 @@ int smmu_vm_create(const struct smmu_vm_config *cfg, struct smmu_vm **out)
 		return -ENOMEM;
 	vm->cfg = *cfg;
 	memslots_init(&vm->slots, NULL, NULL);
+	if (cfg->mmu == SMMU_MMU_TDP)
+		memslots_set_no_rmaps(&vm->slots); /* the TDP MMU keeps none */
 	vm->arena = arena_create(cfg->arena_bytes);
 	vm->hm = vm->arena ? hostmem_create(vm->arena) : NULL;
 	vm->vcpus = calloc(cfg->nr_vcpus, sizeof(*vm->vcpus));

@@ -63,15 +63,17 @@ static void slot_init_disallow(struct memslot *s, int level, uint32_t *d, uint64
 		d[n - 1] = 1;
 }
 
-static int slot_alloc_metadata(struct memslot *s)
+static int slot_alloc_metadata(struct memslot *s, bool rmaps)
 {
 	for (int level = 1; level <= MEMSLOT_NR_LEVELS; level++) {
 		uint64_t n = memslot_level_entries(s, level);
 
-		s->rmap[level - 1] = calloc(n, sizeof(struct rmap_head));
-		if (!s->rmap[level - 1])
-			return -ENOMEM;
-		s->meta_bytes += n * sizeof(struct rmap_head);
+		if (rmaps) {
+			s->rmap[level - 1] = calloc(n, sizeof(struct rmap_head));
+			if (!s->rmap[level - 1])
+				return -ENOMEM;
+			s->meta_bytes += n * sizeof(struct rmap_head);
+		}
 		if (level == MEMSLOT_LEVEL_4K)
 			continue;
 		s->disallow_lpage[level - 2] = calloc(n, sizeof(uint32_t));
@@ -83,7 +85,7 @@ static int slot_alloc_metadata(struct memslot *s)
 	return 0;
 }
 
-static struct memslot *slot_create(const struct memslot_region *r, bool want_bitmap)
+static struct memslot *slot_create(const struct memslot_region *r, bool want_bitmap, bool rmaps)
 {
 	struct memslot *s = calloc(1, sizeof(*s));
 
@@ -95,7 +97,7 @@ static struct memslot *slot_create(const struct memslot_region *r, bool want_bit
 	s->npages = r->memory_size >> PAGE_SHIFT;
 	s->userspace_addr = r->userspace_addr;
 	s->host = r->host;
-	if (slot_alloc_metadata(s) || (want_bitmap && slot_alloc_dirty_bitmap(s))) {
+	if (slot_alloc_metadata(s, rmaps) || (want_bitmap && slot_alloc_dirty_bitmap(s))) {
 		slot_free(s);
 		return NULL;
 	}
@@ -169,6 +171,11 @@ void memslots_init(struct memslots *ms, memslots_change_fn *on_change, void *opa
 	ms->opaque = opaque;
 }
 
+void memslots_set_no_rmaps(struct memslots *ms)
+{
+	ms->no_rmaps = true;
+}
+
 void memslots_destroy(struct memslots *ms)
 {
 	for (unsigned i = 0; i < ms->nr_slots; i++)
@@ -233,7 +240,7 @@ static void memslots_commit(struct memslots *ms, enum memslot_change change,
 static int slot_install(struct memslots *ms, const struct memslot_region *r, struct memslot *old)
 {
 	bool log = r->flags & MEMSLOT_LOG_DIRTY_PAGES;
-	struct memslot *s = slot_create(r, log && !(old && old->dirty_bitmap));
+	struct memslot *s = slot_create(r, log && !(old && old->dirty_bitmap), !ms->no_rmaps);
 
 	if (!s)
 		return -ENOMEM;
@@ -346,6 +353,7 @@ struct memslot *memslots_at(const struct memslots *ms, unsigned i)
 struct rmap_head *memslot_rmap(const struct memslot *s, gfn_t gfn, int level)
 {
 	SMMU_ASSERT(memslot_contains(s, gfn) && level >= 1 && level <= MEMSLOT_NR_LEVELS);
+	SMMU_ASSERT(s->rmap[level - 1]); /* not a slot made without rmaps */
 	return &s->rmap[level - 1][memslot_gfn_to_index(s, gfn, level)];
 }
 

@@ -85,9 +85,17 @@ struct memslots {
 	uint64_t lookups, lookup_misses;          /* cache statistics */
 	memslots_change_fn *on_change;            /* optional listener */
 	void *opaque;                             /* its argument */
+	bool no_rmaps;                            /* slots made without rmap heads (see below) */
 };
 
 void memslots_init(struct memslots *ms, memslots_change_fn *on_change, void *opaque);
+/*
+ * Slots made from now on carry no rmap heads (memslot_rmap() is then not to
+ * be called): only a shadow MMU needs them; a TDP MMU walks its tables by
+ * gfn instead, and KVM allocates them only once a shadow root appears
+ * (kvm_memslots_have_rmaps).  The rest of the metadata stays.
+ */
+void memslots_set_no_rmaps(struct memslots *ms);
 /* Free every slot (no change callbacks). */
 void memslots_destroy(struct memslots *ms);
 
