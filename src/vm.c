@@ -242,7 +242,7 @@ static int check_config(const struct smmu_vm_config *cfg)
 	if (cfg->arena_bytes < (16ull << 20))
 		return -EINVAL;
 	if (!smmu_mmu_mode_name(cfg->mmu) ||
-	    ((cfg->ept_ad || cfg->nx_huge_pages) && cfg->mmu != SMMU_MMU_TDP))
+	    ((cfg->ept_ad || cfg->nx_huge_pages || cfg->slot_zap_range) && cfg->mmu != SMMU_MMU_TDP))
 		return -EINVAL;
 	if (cfg->shortcuts & ~SMMU_SHORTCUTS_ALL)
 		return -EINVAL;
@@ -288,6 +288,7 @@ int smmu_vm_create(const struct smmu_vm_config *cfg, struct smmu_vm **out)
 		.tdp_level = cfg->model.maxphyaddr > 48 ? 5 : 4,
 		.gbpages = cfg->model.gbpages,
 		.nx_huge_pages = cfg->nx_huge_pages,
+		.slot_zap_range = cfg->slot_zap_range,
 	};
 	r = mmu_vm_create(&mc, &vm->mmu);
 	for (unsigned i = 0; !r && i < cfg->nr_vcpus; i++)

@@ -206,3 +206,12 @@ foreach(w mix kbuild)
 endforeach()
 smmu_cli_exit_test(cli_nx_huge_pages_shadow_exits_2 2 "NX huge pages need the TDP MMU"
                    run mix --size 0.01 --nx-huge-pages)
+# Slot deletion and moves zapping the slot's range only (TDP, KVM without its zap-all quirk).
+foreach(t host-records huge-dirty)
+  add_test(NAME cli_tdp_slot_zap_range_${t}
+           COMMAND ${SMMU_CLI} run --mmu tdp --slot-zap-range --audit --json ${SMMU_CLI_DIR}/${t}.trace)
+  set_tests_properties(cli_tdp_slot_zap_range_${t} PROPERTIES
+                       PASS_REGULAR_EXPRESSION "\"ok\":true.*\"root_load\":1,\"root_cache_hit\":0,\"zap_all\":0,")
+endforeach()
+add_test(NAME cli_tdp_slot_zap_range_mmapchurn
+         COMMAND ${SMMU_CLI} check mmapchurn --mmu tdp --slot-zap-range --size 0.05 --audit)

@@ -109,6 +109,7 @@ static void usage_run(FILE *out, const char *cmd)
 	        "  --no-ept-ad          TDP: EPT without accessed/dirty flags\n"
 	        "  --huge-backing       back memslots with 2 MiB host pages (huge sptes possible)\n"
 	        "  --nx-huge-pages      TDP: huge pages not executable, split on a fetch (docs/tdp.md)\n"
+	        "  --slot-zap-range     TDP: a deleted or moved slot zaps its own range, not everything\n"
 	        "  --no-unsync          never let shadow pages go unsync\n"
 	        "  --max-mmu-pages N    cap the number of shadow pages\n"
 	        "  --tlb SETSxWAYS      vCPU TLB geometry (default 64x4)\n"
@@ -266,6 +267,8 @@ static int parse_run_args(int argc, char **argv, const char *cmd, struct run_arg
 			a->opts.huge_backing = true;
 		} else if (!strcmp(s, "--nx-huge-pages")) {
 			a->opts.nx_huge_pages = true;
+		} else if (!strcmp(s, "--slot-zap-range")) {
+			a->opts.slot_zap_range = true;
 		} else if (parse_shortcut_opt(s, &a->opts.shortcuts)) {
 			continue;
 		} else if (!strcmp(s, "--audit")) {

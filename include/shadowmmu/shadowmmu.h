@@ -59,6 +59,7 @@ struct smmu_vm_config {
 	enum smmu_mmu_mode mmu;      /* SMMU_MMU_SHADOW (default) or SMMU_MMU_TDP */
 	bool ept_ad;                 /* TDP only: EPT accessed/dirty flags (KVM's default) */
 	bool nx_huge_pages;          /* TDP only: the NX huge page mitigation (docs/tdp.md) */
+	bool slot_zap_range;         /* TDP only: deleting/moving a slot zaps its range, not all */
 };
 
 /* "shadow" or "tdp"; NULL for another value. */

@@ -37,6 +37,7 @@ struct mmu_vm_config {
 	unsigned tdp_level;       /* TDP: EPT levels, 4 or 5 */
 	bool gbpages;             /* TDP: 1 GiB leaves allowed */
 	bool nx_huge_pages;       /* TDP: the NX huge page mitigation (docs/tdp.md) */
+	bool slot_zap_range;      /* TDP: a deleted or moved slot zaps its range only */
 };
 
 int mmu_vm_create(const struct mmu_vm_config *cfg, struct mmu_vm **out);

@@ -223,6 +223,7 @@ struct mmu_vm {
 	unsigned tdp_level; /* EPT levels, 4 or 5 */
 	struct sp *tdp_root;
 	bool nx_huge_pages_on;              /* the iTLB-multihit mitigation (tdp/tdp_nx.c) */
+	bool slot_zap_range;                /* slot delete/move zaps the slot's range only */
 	struct list_head nx_huge_pages;     /* tables split for execution, oldest first */
 	/* The invariant checker of the VM's MMU (shadow/audit.c or tdp/tdp_audit.c). */
 	int (*audit_fn)(struct mmu_vm *vm, char *msg, size_t msglen);

@@ -58,6 +58,7 @@ int mmu_vm_create(const struct mmu_vm_config *cfg, struct mmu_vm **out)
 	vm->gbpages = cfg->gbpages;
 	vm->tdp_level = cfg->tdp_level == 5 ? 5 : 4;
 	vm->nx_huge_pages_on = cfg->tdp && cfg->nx_huge_pages;
+	vm->slot_zap_range = cfg->tdp && cfg->slot_zap_range;
 	vm->audit_fn = vm->tdp ? tdp_audit : mmu_audit;
 	vm->hash = calloc(MMU_HASH_SIZE, sizeof(*vm->hash));
 	vm->vcpus = calloc(cfg->nr_vcpus ? cfg->nr_vcpus : 1, sizeof(*vm->vcpus));
@@ -243,12 +244,28 @@ bool mmu_context_stale(const struct mmu_vcpu *v)
 	return v->mode == SMMU_PAGING_PAE;
 }
 
+/*
+ * KVM zaps every translation through a slot before it goes away or moves:
+ * with its KVM_X86_QUIRK_SLOT_ZAP_ALL (on by default) by zapping everything,
+ * without it (slot_zap_range, TDP here) only the leaves over the slot's gfns
+ * (kvm_mmu_zap_memslot); MMIO sptes elsewhere are stale by generation.
+ */
 void mmu_memslot_prepare(struct mmu_vm *vm, struct memslot *old, enum mmu_slot_change change)
 {
-	(void)old;
-	/* KVM zaps every translation through a slot before it goes away or moves. */
-	if (change == MMU_SLOT_DELETE || change == MMU_SLOT_MOVE)
+	gfn_t base;
+	uint64_t npages;
+
+	if (change != MMU_SLOT_DELETE && change != MMU_SLOT_MOVE)
+		return;
+	if (!vm->slot_zap_range) {
 		mmu_zap_all_sync(vm);
+		return;
+	}
+	mmu_slot_gfn_range(old, &base, &npages);
+	mmu_lock_acquire(&vm->mmu_lock);
+	tdp_zap_gfn_range(vm, base, base + npages);
+	mmu_audit_if_enabled(vm);
+	mmu_lock_release(&vm->mmu_lock);
 }
 
 void mmu_memslot_changed(struct mmu_vm *vm, struct memslot *new_slot, bool was_logging,

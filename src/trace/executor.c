@@ -103,8 +103,10 @@ static NOINLINE int ensure_vm(struct executor *e, uint64_t line)
 	e->cfg.shortcuts = e->opts.shortcuts;
 	e->cfg.huge_backing = e->opts.huge_backing;
 	e->cfg.nx_huge_pages = e->opts.nx_huge_pages;
-	if (e->cfg.nx_huge_pages && e->cfg.mmu != SMMU_MMU_TDP)
-		return fail(e, -EINVAL, line, "NX huge pages need the TDP MMU (mmu tdp, --mmu tdp)");
+	e->cfg.slot_zap_range = e->opts.slot_zap_range;
+	if ((e->cfg.nx_huge_pages || e->cfg.slot_zap_range) && e->cfg.mmu != SMMU_MMU_TDP)
+		return fail(e, -EINVAL, line,
+		            "NX huge pages and slot range zaps need the TDP MMU (mmu tdp, --mmu tdp)");
 	ret = smmu_vm_create(&e->cfg, &e->vm);
 	if (ret)
 		return fail(e, ret == -ENOMEM ? -ENOMEM : -EINVAL, line, "cannot create the VM: %s",

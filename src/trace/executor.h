@@ -40,6 +40,7 @@ struct exec_opts {
 	bool mmu_forced;          /* mmu and ept_ad win over a trace's mmu record (--mmu) */
 	bool huge_backing;        /* back memslots with 2 MiB host pages */
 	bool nx_huge_pages;       /* tdp: the NX huge page mitigation */
+	bool slot_zap_range;      /* tdp: slot delete/move zaps the slot's range only */
 	bool ept_ad;              /* tdp: EPT A/D flags (exec_opts_init: on) */
 };
 

@@ -29,6 +29,8 @@ void tdp_reclaim_step(struct mmu_vm *vm);
 int tdp_get_dirty_log(struct mmu_vm *vm, unsigned id, uint64_t *out);
 struct memslot;
 void tdp_write_protect_slot(struct mmu_vm *vm, struct memslot *slot);
+/* Zap the leaves over gfns [start, end) (mmu_lock held; KVM's kvm_tdp_mmu_zap_leafs). */
+void tdp_zap_gfn_range(struct mmu_vm *vm, gfn_t start, gfn_t end);
 /* Host updates (mmu/notifier.c, mmu_lock held): zap the leaves over [start, end), age them. */
 void tdp_unmap_hva_range(struct mmu_vm *vm, hva_t start, hva_t end);
 bool tdp_age_hva_range(struct mmu_vm *vm, hva_t start, hva_t end, bool clear);

@@ -34,6 +34,16 @@ static bool unmap_range(struct mmu_vm *vm, gfn_t start, gfn_t end, void *arg)
 	return tdp_for_each_spte(vm, vm->tdp_root, start, end, zap_leaf, arg);
 }
 
+void tdp_zap_gfn_range(struct mmu_vm *vm, gfn_t start, gfn_t end)
+{
+	struct list_head invalid_list;
+	bool flush;
+
+	list_init(&invalid_list);
+	flush = unmap_range(vm, start, end, &invalid_list);
+	tdp_commit_zap(vm, &invalid_list, flush);
+}
+
 void tdp_unmap_hva_range(struct mmu_vm *vm, hva_t start, hva_t end)
 {
 	struct list_head invalid_list;
