@@ -80,7 +80,12 @@ static bool mn_test_young(struct mmu_notifier *mn, hva_t start, hva_t end)
 
 static void mn_release(struct mmu_notifier *mn)
 {
-	mmu_zap_all_sync(to_vm(mn));
+	struct mmu_vm *vm = to_vm(mn);
+
+	if (vm->tdp)
+		tdp_zap_all(vm);
+	else
+		shadow_zap_all_sync(vm);
 }
 
 static const struct mmu_notifier_ops mmu_notifier_ops = {

@@ -106,7 +106,7 @@ static NOINLINE int ensure_vm(struct executor *e, uint64_t line)
 	e->cfg.slot_zap_range = e->opts.slot_zap_range;
 	if ((e->cfg.nx_huge_pages || e->cfg.slot_zap_range) && e->cfg.mmu != SMMU_MMU_TDP)
 		return fail(e, -EINVAL, line,
-		            "NX huge pages and slot range zaps need the TDP MMU (mmu tdp, --mmu tdp)");
+		            "NX huge pages need the TDP MMU, so do slot range zaps (mmu tdp, --mmu tdp)");
 	ret = smmu_vm_create(&e->cfg, &e->vm);
 	if (ret)
 		return fail(e, ret == -ENOMEM ? -ENOMEM : -EINVAL, line, "cannot create the VM: %s",

@@ -4,7 +4,8 @@
  * executable, so the first instruction fetch from one exits; the fault then
  * maps 4 KiB pages there (tdp_fault.c), in a table made in place of the
  * huge leaf.  Such tables are tracked, oldest first, and counted
- * (nx_lpage_splits, KVM's name).  Recovery zaps ceil(n / ratio) of them,
+ * (nx_lpage_splits, KVM's name; the list is kept by tdp_spte_change.c,
+ * which makes and frees tables).  Recovery zaps ceil(n / ratio) of them,
  * oldest first, through the entry that points at each, so the next fault
  * over the range may map it huge again (KVM's kvm_recover_nx_huge_pages,
  * which a kernel thread runs every period; here the caller decides when,
@@ -13,28 +14,10 @@
 #include "mmu/shadow/audit.h"
 #include "mmu/spte_ops.h"
 #include "mmu/tdp/tdp.h"
-#include "mmu/tdp/tdp_nx.h"
 #include "mmu/tdp/tdp_spte.h"
 #include "mmu/tdp/tdp_spte_change.h"
 
 #define NX_RECOVERY_RATIO_DEFAULT 60
-
-void tdp_track_nx_split(struct mmu_vm *vm, struct sp *sp)
-{
-	SMMU_ASSERT(!sp->nx_huge_page_disallowed);
-	sp->nx_huge_page_disallowed = true;
-	list_add(&sp->nx_link, vm->nx_huge_pages.prev); /* at the tail: newest last */
-	vm->stat.nx_lpage_splits++;
-}
-
-void tdp_untrack_nx_split(struct mmu_vm *vm, struct sp *sp)
-{
-	if (!sp->nx_huge_page_disallowed)
-		return;
-	sp->nx_huge_page_disallowed = false;
-	list_del(&sp->nx_link);
-	vm->stat.nx_lpage_splits--;
-}
 
 unsigned tdp_recover_nx_huge_pages(struct mmu_vm *vm, unsigned ratio)
 {

@@ -10,7 +10,6 @@
 #include "mmu/shadow/sp.h"
 #include "mmu/spte_ops.h"
 #include "mmu/tdp/tdp.h"
-#include "mmu/tdp/tdp_nx.h"
 #include "mmu/tdp/tdp_spte.h"
 #include "mmu/tdp/tdp_spte_change.h"
 

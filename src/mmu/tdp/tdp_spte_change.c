@@ -18,7 +18,6 @@
 #include "mmu/shadow/sp.h"
 #include "mmu/spte_ops.h"
 #include "mmu/tdp/tdp_iter.h"
-#include "mmu/tdp/tdp_nx.h"
 #include "mmu/tdp/tdp_spte.h"
 #include "mmu/tdp/tdp_spte_change.h"
 
@@ -55,6 +54,23 @@ void tdp_set_leaf(struct mmu_vm *vm, uint64_t *sptep, unsigned level, uint64_t l
 	if (!is_tdp_present(old))
 		tdp_account_leaf(vm, level, +1);
 	mmu_spte_set(sptep, leaf);
+}
+
+void tdp_track_nx_split(struct mmu_vm *vm, struct sp *sp)
+{
+	SMMU_ASSERT(!sp->nx_huge_page_disallowed);
+	sp->nx_huge_page_disallowed = true;
+	list_add(&sp->nx_link, vm->nx_huge_pages.prev); /* at the tail: newest last */
+	vm->stat.nx_lpage_splits++;
+}
+
+void tdp_untrack_nx_split(struct mmu_vm *vm, struct sp *sp)
+{
+	if (!sp->nx_huge_page_disallowed)
+		return;
+	sp->nx_huge_page_disallowed = false;
+	list_del(&sp->nx_link);
+	vm->stat.nx_lpage_splits--;
 }
 
 void tdp_zap_table(struct mmu_vm *vm, struct sp *sp, struct list_head *invalid_list)

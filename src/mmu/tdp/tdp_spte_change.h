@@ -30,4 +30,9 @@ void tdp_commit_zap(struct mmu_vm *vm, struct list_head *invalid_list, bool flus
 /* Empty a table that is already unlinked (a root) onto invalid_list. */
 void tdp_zap_table(struct mmu_vm *vm, struct sp *sp, struct list_head *invalid_list);
 
+/* NX huge pages: a table made in place of a huge page because of a fetch (tdp_nx.c). */
+void tdp_track_nx_split(struct mmu_vm *vm, struct sp *sp);
+/* The table is going away: off the NX split list (no-op for an untracked table). */
+void tdp_untrack_nx_split(struct mmu_vm *vm, struct sp *sp);
+
 #endif /* SMMU_TDP_SPTE_CHANGE_H */
