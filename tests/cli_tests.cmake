@@ -126,7 +126,7 @@ set_tests_properties(cli_shortcuts_none_json PROPERTIES
 add_test(NAME cli_shortcuts_all_json
          COMMAND ${SMMU_CLI} run ${SMMU_CLI_DIR}/mmio-repeat.trace --json)
 set_tests_properties(cli_shortcuts_all_json PROPERTIES PASS_REGULAR_EXPRESSION
-  "\"shortcuts\":\\[\"psc\",\"fault_path\",\"gfn_cache\",\"hpte_window\",\"mmio_spte\",\"leaf_handback\",\"prefetch_hints\"\\],.*\"pf_mmio_spte\":[1-9]")
+  "\"shortcuts\":\\[\"psc\",\"fault_path\",\"gfn_cache\",\"hpte_window\",\"mmio_spte\",\"leaf_handback\",\"prefetch_hints\",\"nested_tlb\",\"psc_2d\"\\],.*\"pf_mmio_spte\":[1-9]")
 foreach(s psc fault-path gfn-cache hpte-window mmio-spte leaf-handback prefetch-hints)
   add_test(NAME cli_shortcut_no_${s}_mix
            COMMAND ${SMMU_CLI} check mix --size 0.03 --vcpus 2 --pcid --no-${s})
@@ -136,11 +136,11 @@ endforeach()
 add_test(NAME cli_shortcut_no_mmio_spte_json
          COMMAND ${SMMU_CLI} run ${SMMU_CLI_DIR}/mmio-repeat.trace --json --no-mmio-spte)
 set_tests_properties(cli_shortcut_no_mmio_spte_json PROPERTIES PASS_REGULAR_EXPRESSION
-  "\"shortcuts\":\\[\"psc\",\"fault_path\",\"gfn_cache\",\"hpte_window\",\"leaf_handback\",\"prefetch_hints\"\\],.*\"pf_mmio\":5,\"pf_mmio_spte\":0,")
+  "\"shortcuts\":\\[\"psc\",\"fault_path\",\"gfn_cache\",\"hpte_window\",\"leaf_handback\",\"prefetch_hints\",\"nested_tlb\",\"psc_2d\"\\],.*\"pf_mmio\":5,\"pf_mmio_spte\":0,")
 add_test(NAME cli_shortcut_no_psc_text
          COMMAND ${SMMU_CLI} run pingpong --size 0.001 --no-psc --no-prefetch-hints)
 set_tests_properties(cli_shortcut_no_psc_text PROPERTIES PASS_REGULAR_EXPRESSION
-  "shortcuts        fault_path gfn_cache hpte_window mmio_spte leaf_handback\n.*cached_walks +0\n")
+  "shortcuts        fault_path gfn_cache hpte_window mmio_spte leaf_handback nested_tlb psc_2d\n.*cached_walks +0\n")
 smmu_cli_exit_test(cli_shortcut_unknown_exits_2 2 "bad option or argument '--no-tlb'"
                    check --no-tlb ${SMMU_CLI_DIR}/spec-example.trace)
 
@@ -165,6 +165,10 @@ endforeach()
 foreach(m 32bit pae 5level)
   add_test(NAME cli_tdp_workload_mix_${m}
            COMMAND ${SMMU_CLI} check mix --mmu tdp --mode ${m} --size 0.01 --audit)
+endforeach()
+foreach(s nested-tlb psc-2d)
+  add_test(NAME cli_tdp_shortcut_no_${s}_mix
+           COMMAND ${SMMU_CLI} check mix --mmu tdp --size 0.02 --vcpus 2 --pcid --audit --no-${s})
 endforeach()
 add_test(NAME cli_tdp_workload_mix_gbpages_pcid
          COMMAND ${SMMU_CLI} check mix --mmu tdp --gbpages --pcid --size 0.02 --tlb 1x1)

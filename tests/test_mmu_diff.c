@@ -612,6 +612,12 @@ static void check_shortcut_counters(const struct gen *g)
 		CHECK_EQ(st.mmu_pte_write + st.invlpg + st.tlb_flush + st.mmu_unsync, 0);
 		CHECK_MSG(st.pf_fixed > 0, "mode %d variant %s: TDP fixed no fault", g->mode,
 		          variant_names[g->var]);
+		/* The 2D-walk caches did save references: walks average under half the longest. */
+		if (g->shortcuts & SMMU_SHORTCUT_NESTED_TLB)
+			CHECK_MSG(st.walk_refs * 2 < st.hw_walks * st.walk_refs_max,
+			          "mode %d variant %s: %llu refs in %llu walks (max %llu)", g->mode,
+			          variant_names[g->var], (unsigned long long)st.walk_refs,
+			          (unsigned long long)st.hw_walks, (unsigned long long)st.walk_refs_max);
 		return;
 	}
 	if (g->shortcuts == SMMU_SHORTCUTS_ALL) {
@@ -723,6 +729,13 @@ static void run_mode(enum smmu_paging_mode mode, unsigned nseeds)
 		run_diff_on((struct mmu_choice){SMMU_MMU_TDP, v % 2 == 0}, mode, (enum variant)v,
 		            SMMU_SHORTCUTS_ALL, 0xbf58476d1ce4e5b9ull * (v + 1 + b) + mode,
 		            ops_scale() / 3);
+	/* TDP with each 2D-walk cache off alone (the nested TLB, the guest PSC). */
+	run_diff_on((struct mmu_choice){SMMU_MMU_TDP, true}, mode, V_DEFAULT,
+	            SMMU_SHORTCUTS_ALL & ~SMMU_SHORTCUT_NESTED_TLB,
+	            0x2545f4914f6cdd1dull * (1 + b) + mode, ops_scale() / 4);
+	run_diff_on((struct mmu_choice){SMMU_MMU_TDP, false}, mode, V_ZAPALL,
+	            SMMU_SHORTCUTS_ALL & ~SMMU_SHORTCUT_PSC_2D,
+	            0x2545f4914f6cdd1dull * (2 + b) + mode, ops_scale() / 4);
 }
 
 static void test_diff_4level_matches_reference(void)

@@ -914,6 +914,288 @@ static void test_4m_guest_page_is_cached_and_invlpg_drops_all_of_it(struct fake_
 	CHECK_EQ(f->v.stats.walks, 2);
 }
 
+
+/* ---- the 2D walk's caches: the nested TLB and the guest paging-structure cache ---- */
+
+#define GVA_A 0x7f0000123000ull /* A and B share a guest page table (one 2 MiB region) */
+#define GVA_B 0x7f0000124000ull
+#define GVA_C 0x7f0000125000ull
+
+/* The references of one access (a walk, or 0 on a TLB hit). */
+static uint64_t refs_of(struct fake_mmu *f, gva_t gva, bool write)
+{
+	uint64_t before = f->v.stats.walk_refs;
+
+	if (write)
+		CHECK_EQ(vcpu_cpu_write(&f->v, gva, 8, 0x77, &f->out), VCPU_OK);
+	else
+		CHECK_EQ(vcpu_cpu_read(&f->v, gva, 8, &f->out), VCPU_OK);
+	return f->v.stats.walk_refs - before;
+}
+
+/* A 4-level guest with A, B, C mapped to gfns 5, 6, 7 (guest A set, D clear), EPT all RWX. */
+static void three_pages(struct fake_mmu *f)
+{
+	long_mode_4(f);
+	gpt_map(f, GVA_A, 5 << PAGE_SHIFT, X86_PTE_RW | X86_PTE_A);
+	gpt_map(f, GVA_B, 6 << PAGE_SHIFT, X86_PTE_RW | X86_PTE_A);
+	gpt_map(f, GVA_C, 7 << PAGE_SHIFT, X86_PTE_RW | X86_PTE_A);
+	paging_on(f, X86_CR4_PAE);
+	ept_map_all(f);
+	for (unsigned g = 5; g <= 7; g++)
+		guest_frame(f, g)[0] = (uint8_t)(0x50 + g);
+}
+
+/* vcpu_cpu_config.shortcuts for the cache tests: all, or all but `off`. */
+static void restart_with(struct fake_mmu *f, uint32_t shortcuts)
+{
+	struct vcpu_cpu_config cfg = {.arena = f->arena,
+	                              .model = &f->model,
+	                              .gpa_ops = &fake_gpa_ops,
+	                              .mmu_ops = &fake_ops,
+	                              .mmu_ctx = f,
+	                              .shortcuts = shortcuts,
+	                              .tdp = true,
+	                              .ept_ad = f->v.ept.ad};
+
+	vcpu_cpu_destroy(&f->v);
+	REQUIRE(vcpu_cpu_init(&f->v, &cfg) == 0);
+}
+
+/*
+ * Cold: 24.  The neighbour B, its PTE in the page table A's walk read: the
+ * PDE cache leaves the PTE (1 reference, its table's gpa a nested-TLB hit)
+ * and the final gpa (gfn 6, a nested-TLB miss: the EPT PDE cache leaves
+ * its EPT PTE, 1) = 2.  A write to A through its clean guest leaf: the
+ * PTE again, the final gpa a nested-TLB hit = 1.  INVLPG B empties the
+ * PCID's paging-structure caches (SDM 4.10.4.1): B again reads 4 guest
+ * entries (their tables' gpas nested-TLB hits) and no EPT entry = 4.
+ * Under EPT A/D the write costs 2: the nested-TLB entry of gfn 5, filled
+ * by a read, has no EPT D, so the write reads the EPT PTE and sets D.
+ */
+static void test_warm_2d_walks_cost_only_what_the_caches_cannot_save(struct fake_mmu *f)
+{
+	three_pages(f);
+	CHECK_EQ(refs_of(f, GVA_A, false), 24);
+	CHECK_EQ(f->out.value & 0xff, 0x55);
+	CHECK_EQ(refs_of(f, GVA_B, false), 2);
+	CHECK_EQ(f->out.value & 0xff, 0x56);
+	CHECK_EQ(f->v.stats.psc2d_hits, 1);
+	CHECK_EQ(refs_of(f, GVA_A, true), f->v.ept.ad ? 2 : 1);
+	CHECK(!f->v.ept.ad || (*ept_leaf(f, 5 << PAGE_SHIFT) & EPT_D));
+	CHECK(gpte_get(f, gpt_entry_gpa(f, GVA_A, 1)) & X86_PTE_D);
+	CHECK_EQ(vcpu_cpu_invlpg(&f->v, GVA_B), VCPU_OK);
+	CHECK_EQ(refs_of(f, GVA_B, false), 4);
+	CHECK_EQ(f->v.stats.psc2d_hits, 2);
+	CHECK_EQ(refs_of(f, GVA_C, false), 2); /* the B walk refilled the PDE cache */
+	CHECK_EQ(f->v.stats.walk_refs_max, 24);
+	CHECK(f->v.stats.nested_tlb_hits > 0 && f->v.stats.nested_pde_hits > 0);
+}
+
+/* The same accesses with the nested TLB off: every gpa is a full 4-reference EPT walk. */
+static void test_no_nested_tlb_walks_every_gpa_through_the_ept(struct fake_mmu *f)
+{
+	restart_with(f, SMMU_SHORTCUTS_ALL & ~SMMU_SHORTCUT_NESTED_TLB);
+	three_pages(f);
+	CHECK_EQ(refs_of(f, GVA_A, false), 24);
+	CHECK_EQ(refs_of(f, GVA_B, false), 4 + 1 + 4); /* PTE's EPT walk, PTE, final */
+	CHECK_EQ(f->v.stats.psc2d_hits, 1);
+	CHECK_EQ(f->v.stats.nested_tlb_hits + f->v.stats.nested_tlb_misses, 0);
+}
+
+/* With the guest PSC off: every guest entry read, each a nested-TLB hit. */
+static void test_no_psc_2d_reads_every_guest_entry(struct fake_mmu *f)
+{
+	restart_with(f, SMMU_SHORTCUTS_ALL & ~SMMU_SHORTCUT_PSC_2D);
+	three_pages(f);
+	CHECK_EQ(refs_of(f, GVA_A, false), 24);
+	CHECK_EQ(refs_of(f, GVA_B, false), 4 + 1); /* 4 guest entries, final via the EPT PDE cache */
+	CHECK_EQ(refs_of(f, GVA_A, true), 4);
+	CHECK_EQ(f->v.stats.psc2d_hits, 0);
+}
+
+/* Both off: every walk is the cold walk. */
+static void test_no_2d_caches_every_walk_is_cold(struct fake_mmu *f)
+{
+	restart_with(f, SMMU_SHORTCUTS_ALL & ~(SMMU_SHORTCUT_PSC_2D | SMMU_SHORTCUT_NESTED_TLB));
+	three_pages(f);
+	CHECK_EQ(refs_of(f, GVA_A, false), 24);
+	CHECK_EQ(refs_of(f, GVA_B, false), 24);
+	CHECK_EQ(refs_of(f, GVA_A, true), 24);
+}
+
+/*
+ * Point B's PDE at a new page table mapping B and C to gfns 8 and 9,
+ * without invalidating anything: what psc2d may still hold is stale.
+ */
+static void repoint_pde(struct fake_mmu *f)
+{
+	uint64_t pt = (uint64_t)f->next_pt_gfn++ << PAGE_SHIFT;
+
+	gpte_set(f, pt + ((GVA_B >> 12) & 511) * 8, (8 << PAGE_SHIFT) | GPTE_FLAGS | X86_PTE_A);
+	gpte_set(f, pt + ((GVA_C >> 12) & 511) * 8, (9 << PAGE_SHIFT) | GPTE_FLAGS | X86_PTE_A);
+	gpte_set(f, gpt_entry_gpa(f, GVA_B, 2), pt | GPTE_FLAGS | X86_PTE_A);
+	guest_frame(f, 8)[0] = 0x58;
+	guest_frame(f, 9)[0] = 0x59;
+}
+
+/* Read A (filling the PDE cache), repoint B's PDE: B and C are not in the TLB. */
+static void cached_then_repointed(struct fake_mmu *f)
+{
+	three_pages(f);
+	CHECK_EQ(refs_of(f, GVA_A, false), 24);
+	repoint_pde(f);
+}
+
+/* SDM 4.10.4.2: without invalidation the processor may use the cached PDE - and here does. */
+static void test_psc_2d_keeps_a_changed_pde_until_invalidated(struct fake_mmu *f)
+{
+	cached_then_repointed(f);
+	CHECK_EQ(refs_of(f, GVA_B, false), 2);
+	CHECK_EQ(f->out.value & 0xff, 0x56);
+}
+
+/* INVLPG of any address empties the PCID's PSC entries (SDM 4.10.4.1). */
+static void test_invlpg_of_another_gva_drops_the_cached_pde(struct fake_mmu *f)
+{
+	cached_then_repointed(f);
+	CHECK_EQ(vcpu_cpu_invlpg(&f->v, 0x1000), VCPU_OK);
+	CHECK_EQ(vcpu_cpu_read(&f->v, GVA_B, 1, &f->out), VCPU_OK);
+	CHECK_EQ(f->out.value, 0x58);
+}
+
+/* The guest clears A in a PDE and invalidates: the next walk sets it again (SDM 4.8). */
+static void test_upper_guest_a_bit_is_set_again_after_invlpg(struct fake_mmu *f)
+{
+	uint64_t pde;
+
+	three_pages(f);
+	CHECK_EQ(refs_of(f, GVA_A, false), 24);
+	pde = gpt_entry_gpa(f, GVA_A, 2);
+	CHECK(gpte_get(f, pde) & X86_PTE_A);
+	gpte_set(f, pde, gpte_get(f, pde) & ~X86_PTE_A);
+	CHECK_EQ(vcpu_cpu_invlpg(&f->v, GVA_B), VCPU_OK);
+	CHECK_EQ(vcpu_cpu_read(&f->v, GVA_B, 1, &f->out), VCPU_OK);
+	CHECK(gpte_get(f, pde) & X86_PTE_A);
+}
+
+static void test_cr3_write_drops_the_cached_pde(struct fake_mmu *f)
+{
+	cached_then_repointed(f);
+	CHECK_EQ(vcpu_cpu_write_reg(&f->v, VCPU_REG_CR3, f->cr3), VCPU_OK);
+	CHECK_EQ(vcpu_cpu_read(&f->v, GVA_C, 1, &f->out), VCPU_OK);
+	CHECK_EQ(f->out.value, 0x59);
+}
+
+/* PCID 1; a no-flush CR3 write keeps the PCID's PSC entries, a flushing one drops them. */
+static void test_cr3_pcid_no_flush_keeps_the_cached_pde_and_a_flush_drops_it(struct fake_mmu *f)
+{
+	three_pages(f);
+	REQUIRE(vcpu_cpu_write_reg(&f->v, VCPU_REG_CR4, X86_CR4_PAE | X86_CR4_PCIDE) == VCPU_OK);
+	f->cr3 |= 1;
+	REQUIRE(vcpu_cpu_write_reg(&f->v, VCPU_REG_CR3, f->cr3) == VCPU_OK);
+	CHECK_EQ(refs_of(f, GVA_A, false), 24);
+	repoint_pde(f);
+	CHECK_EQ(vcpu_cpu_write_reg(&f->v, VCPU_REG_CR3, f->cr3 | X86_CR3_NOFLUSH), VCPU_OK);
+	CHECK_EQ(vcpu_cpu_read(&f->v, GVA_B, 1, &f->out), VCPU_OK);
+	CHECK_EQ(f->out.value, 0x56); /* the cached PDE, as the SDM allows */
+	CHECK_EQ(f->v.stats.psc2d_hits, 1);
+	CHECK_EQ(vcpu_cpu_write_reg(&f->v, VCPU_REG_CR3, f->cr3), VCPU_OK);
+	CHECK_EQ(vcpu_cpu_read(&f->v, GVA_C, 1, &f->out), VCPU_OK);
+	CHECK_EQ(f->out.value, 0x59);
+}
+
+static void test_cr4_write_drops_the_cached_pde(struct fake_mmu *f)
+{
+	cached_then_repointed(f);
+	CHECK_EQ(vcpu_cpu_write_reg(&f->v, VCPU_REG_CR4, X86_CR4_PAE | X86_CR4_PGE), VCPU_OK);
+	CHECK_EQ(vcpu_cpu_read(&f->v, GVA_B, 1, &f->out), VCPU_OK);
+	CHECK_EQ(f->out.value, 0x58);
+}
+
+static void test_cr0_write_drops_the_cached_pde(struct fake_mmu *f)
+{
+	cached_then_repointed(f);
+	CHECK_EQ(vcpu_cpu_write_reg(&f->v, VCPU_REG_CR0, 0x80000011), VCPU_OK); /* WP off */
+	CHECK_EQ(vcpu_cpu_read(&f->v, GVA_B, 1, &f->out), VCPU_OK);
+	CHECK_EQ(f->out.value, 0x58);
+}
+
+static void test_flush_drops_the_cached_pde(struct fake_mmu *f)
+{
+	cached_then_repointed(f);
+	vcpu_cpu_flush(&f->v);
+	CHECK_EQ(vcpu_cpu_read(&f->v, GVA_B, 1, &f->out), VCPU_OK);
+	CHECK_EQ(f->out.value, 0x58);
+}
+
+/* The MMU zaps the EPT entry of the guest's page directory and flushes: the walk must exit there. */
+static void test_mmu_flush_after_zapping_a_guest_table_drops_the_cached_pde(struct fake_mmu *f)
+{
+	uint64_t pd;
+
+	three_pages(f);
+	pd = gpt_entry_gpa(f, GVA_A, 2) & PAGE_MASK;
+	CHECK_EQ(refs_of(f, GVA_A, false), 24);
+	*ept_leaf(f, pd) = 0;
+	vcpu_cpu_tlb_flush(&f->v, SMMU_FLUSH_ALL);
+	CHECK_EQ(vcpu_cpu_read(&f->v, GVA_B, 1, &f->out), VCPU_OK); /* the fake maps it again */
+	CHECK_EQ(f->faults, 1);
+	CHECK_EQ(last_exit(f)->gpa, gpt_entry_gpa(f, GVA_B, 2));
+	CHECK_EQ(last_exit(f)->exit_qual & EPT_QUAL_GVA_FINAL, 0);
+}
+
+/* The MMU removes the data page's EPT leaf and flushes: the next access exits. */
+static void test_mmu_flush_after_zapping_a_leaf_drops_the_nested_tlb_entry(struct fake_mmu *f)
+{
+	three_pages(f);
+	CHECK_EQ(refs_of(f, GVA_A, false), 24);
+	*ept_leaf(f, 5 << PAGE_SHIFT) = 0;
+	vcpu_cpu_tlb_flush(&f->v, SMMU_FLUSH_ALL);
+	CHECK_EQ(vcpu_cpu_read(&f->v, GVA_A, 1, &f->out), VCPU_OK);
+	CHECK_EQ(f->faults, 1);
+	CHECK_EQ(last_exit(f)->gpa, 5 << PAGE_SHIFT);
+}
+
+/* Another thread's flush request (the remote flush) has the same effect: a new frame is seen. */
+static void test_remote_flush_after_moving_a_frame_shows_the_new_frame(struct fake_mmu *f)
+{
+	three_pages(f);
+	CHECK_EQ(refs_of(f, GVA_A, false), 24);
+	CHECK_EQ(vcpu_cpu_invlpg(&f->v, GVA_A), VCPU_OK); /* the TLB entry goes; the nested TLB stays */
+	*ept_leaf(f, 5 << PAGE_SHIFT) = f->frames[9] | EPT_RWX | EPT_LEAF_WB;
+	guest_frame(f, 9)[0] = 0x99;
+	vcpu_cpu_request_tlb_flush(&f->v);
+	CHECK_EQ(vcpu_cpu_read(&f->v, GVA_A, 1, &f->out), VCPU_OK);
+	CHECK_EQ(f->out.value, 0x99);
+}
+
+/* A new EPT root (the same gpa mapped elsewhere) is never answered from the old one's entries. */
+static void test_new_ept_root_drops_the_nested_tlb(struct fake_mmu *f)
+{
+	three_pages(f);
+	CHECK_EQ(refs_of(f, GVA_A, false), 24);
+	CHECK_EQ(vcpu_cpu_invlpg(&f->v, GVA_A), VCPU_OK);
+	ept_set_root(f);
+	ept_map_all(f);
+	ept_map(f, 5, 0); /* not present under the new root */
+	CHECK_EQ(vcpu_cpu_read(&f->v, GVA_A, 1, &f->out), VCPU_OK);
+	CHECK_EQ(f->faults, 1);
+	CHECK_EQ(last_exit(f)->gpa, 5 << PAGE_SHIFT);
+}
+
+/* EPT write-protecting the data page (a narrowing) and flushing: the next write exits. */
+static void test_mmu_write_protect_and_flush_makes_the_next_write_exit(struct fake_mmu *f)
+{
+	three_pages(f);
+	CHECK_EQ(refs_of(f, GVA_A, true), 24);
+	ept_map(f, 5, EPT_R | EPT_X);
+	vcpu_cpu_tlb_flush(&f->v, SMMU_FLUSH_ALL);
+	CHECK_EQ(vcpu_cpu_write(&f->v, GVA_A, 8, 1, &f->out), VCPU_EMUL_FAIL);
+	CHECK_EQ(last_exit(f)->reason, HWWALK_EPT_VIOLATION);
+	CHECK_EQ(last_exit(f)->exit_qual & EPT_QUAL_WRITE, EPT_QUAL_WRITE);
+}
+
 /* ---- shadow mode counts its references too ----------------------------------- */
 
 static void test_shadow_walk_counts_one_reference_per_level(void)
@@ -980,6 +1262,24 @@ int main(void)
 	RUN_TDP(test_cr3_write_flushes_and_tells_the_mmu);
 	RUN_TDP(test_guest_page_table_change_is_seen_after_invlpg);
 	RUN_TDP(test_4m_guest_page_is_cached_and_invlpg_drops_all_of_it);
+	RUN_TDP(test_warm_2d_walks_cost_only_what_the_caches_cannot_save);
+	RUN_TDP_AD(test_warm_2d_walks_cost_only_what_the_caches_cannot_save);
+	RUN_TDP(test_no_nested_tlb_walks_every_gpa_through_the_ept);
+	RUN_TDP(test_no_psc_2d_reads_every_guest_entry);
+	RUN_TDP(test_no_2d_caches_every_walk_is_cold);
+	RUN_TDP(test_psc_2d_keeps_a_changed_pde_until_invalidated);
+	RUN_TDP(test_invlpg_of_another_gva_drops_the_cached_pde);
+	RUN_TDP(test_upper_guest_a_bit_is_set_again_after_invlpg);
+	RUN_TDP(test_cr3_write_drops_the_cached_pde);
+	RUN_TDP(test_cr3_pcid_no_flush_keeps_the_cached_pde_and_a_flush_drops_it);
+	RUN_TDP(test_cr4_write_drops_the_cached_pde);
+	RUN_TDP(test_cr0_write_drops_the_cached_pde);
+	RUN_TDP(test_flush_drops_the_cached_pde);
+	RUN_TDP(test_mmu_flush_after_zapping_a_guest_table_drops_the_cached_pde);
+	RUN_TDP(test_mmu_flush_after_zapping_a_leaf_drops_the_nested_tlb_entry);
+	RUN_TDP(test_remote_flush_after_moving_a_frame_shows_the_new_frame);
+	RUN_TDP(test_new_ept_root_drops_the_nested_tlb);
+	RUN_TDP_AD(test_mmu_write_protect_and_flush_makes_the_next_write_exit);
 	RUN(test_shadow_walk_counts_one_reference_per_level);
 	return check_finish();
 }

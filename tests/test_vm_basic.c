@@ -313,7 +313,7 @@ static void test_shortcut_bits_and_names(void)
 	cfg.shortcuts = 0;
 	REQUIRE(smmu_vm_create(&cfg, &vm) == 0);
 	smmu_vm_destroy(vm);
-	CHECK_EQ(SMMU_NR_SHORTCUTS, 7);
+	CHECK_EQ(SMMU_NR_SHORTCUTS, 9);
 	CHECK(!strcmp(smmu_shortcut_name(SMMU_SHORTCUT_PSC), "psc"));
 	CHECK(!strcmp(smmu_shortcut_name(SMMU_SHORTCUT_FAULT_PATH), "fault_path"));
 	CHECK(!strcmp(smmu_shortcut_name(SMMU_SHORTCUT_GFN_CACHE), "gfn_cache"));
@@ -321,6 +321,8 @@ static void test_shortcut_bits_and_names(void)
 	CHECK(!strcmp(smmu_shortcut_name(SMMU_SHORTCUT_MMIO_SPTE), "mmio_spte"));
 	CHECK(!strcmp(smmu_shortcut_name(SMMU_SHORTCUT_LEAF_HANDBACK), "leaf_handback"));
 	CHECK(!strcmp(smmu_shortcut_name(SMMU_SHORTCUT_PREFETCH_HINTS), "prefetch_hints"));
+	CHECK(!strcmp(smmu_shortcut_name(SMMU_SHORTCUT_NESTED_TLB), "nested_tlb"));
+	CHECK(!strcmp(smmu_shortcut_name(SMMU_SHORTCUT_PSC_2D), "psc_2d"));
 	CHECK(smmu_shortcut_name(0) == NULL);
 	CHECK(smmu_shortcut_name(SMMU_SHORTCUT_PSC | SMMU_SHORTCUT_MMIO_SPTE) == NULL);
 	CHECK(smmu_shortcut_name(1u << SMMU_NR_SHORTCUTS) == NULL);

@@ -21,7 +21,9 @@
 	X(HPTE_WINDOW, hpte_window, "host pte read without the host lock")                     \
 	X(MMIO_SPTE, mmio_spte, "MMIO sptes: a repeated MMIO access skips the guest walk")     \
 	X(LEAF_HANDBACK, leaf_handback, "the vCPU fills its TLB from the MMU's new leaf")       \
-	X(PREFETCH_HINTS, prefetch_hints, "smmu_vcpu_prefetch starts loading host memory")
+	X(PREFETCH_HINTS, prefetch_hints, "smmu_vcpu_prefetch starts loading host memory")   \
+	X(NESTED_TLB, nested_tlb, "TDP: gpa -> hpa cache (and EPT PDE cache) for the 2D walk") \
+	X(PSC_2D, psc_2d, "TDP: cached upper guest entries: a miss reads only the last")
 
 enum smmu_shortcut_index {
 #define SMMU_SHORTCUT_INDEX(e, name, what) SMMU_SHORTCUT_INDEX_##e,
@@ -37,6 +39,8 @@ enum smmu_shortcut_index {
 #define SMMU_SHORTCUT_MMIO_SPTE      (1u << SMMU_SHORTCUT_INDEX_MMIO_SPTE)
 #define SMMU_SHORTCUT_LEAF_HANDBACK  (1u << SMMU_SHORTCUT_INDEX_LEAF_HANDBACK)
 #define SMMU_SHORTCUT_PREFETCH_HINTS (1u << SMMU_SHORTCUT_INDEX_PREFETCH_HINTS)
+#define SMMU_SHORTCUT_NESTED_TLB     (1u << SMMU_SHORTCUT_INDEX_NESTED_TLB)
+#define SMMU_SHORTCUT_PSC_2D         (1u << SMMU_SHORTCUT_INDEX_PSC_2D)
 /* Every shortcut: the default.  Bits outside it make smmu_vm_create fail (-EINVAL). */
 #define SMMU_SHORTCUTS_ALL ((1u << SMMU_NR_SHORTCUTS) - 1)
 

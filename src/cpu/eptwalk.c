@@ -58,9 +58,9 @@ static uint64_t *ept_table(const struct eptwalk_env *env, hpa_t hpa)
 
 /* The leaf `e` is found at `level`: rights, frame, A/D. */
 static enum hwwalk_exit ept_finish(const struct eptwalk_env *env, uint64_t gpa,
-                                   enum smmu_access_type access, uint64_t **entryp,
-                                   unsigned level, uint64_t e, uint64_t rights, unsigned refs,
-                                   struct eptwalk_result *r)
+                                   enum smmu_access_type access, uint64_t **entryp, unsigned top,
+                                   unsigned level, uint64_t e, uint64_t rights,
+                                   uint64_t rights_above, unsigned refs, struct eptwalk_result *r)
 {
 	uint64_t *p = entryp[level - 1];
 	uint64_t size = 1ull << (PAGE_SHIFT + 9 * (level - 1));
@@ -71,7 +71,7 @@ static enum hwwalk_exit ept_finish(const struct eptwalk_env *env, uint64_t gpa,
 	if (unlikely(!arena_hpa_to_ptr(env->arena, hpa & PAGE_MASK, PAGE_SIZE)))
 		return ept_stop(r, HWWALK_BAD_HPA, level, rights, e, p, refs);
 	if (env->ad) {
-		ept_set_ad(entryp, env->level, level, access == SMMU_ACCESS_WRITE);
+		ept_set_ad(entryp, top, level, access == SMMU_ACCESS_WRITE);
 		e = __atomic_load_n(p, __ATOMIC_RELAXED);
 	}
 	*r = (struct eptwalk_result){.exit = HWWALK_OK,
@@ -81,25 +81,20 @@ static enum hwwalk_exit ept_finish(const struct eptwalk_env *env, uint64_t gpa,
 	                             .entry = e,
 	                             .entryp = p,
 	                             .refs = refs,
-	                             .dirty = e & EPT_D};
+	                             .dirty = e & EPT_D,
+	                             .rights_above = rights_above & EPT_RWX};
 	return HWWALK_OK;
 }
 
-enum hwwalk_exit eptwalk(const struct eptwalk_env *env, uint64_t gpa, enum smmu_access_type access,
-                         struct eptwalk_result *r)
+/* Down from `table` at `level`, with the rights of the entries above ANDed in `rights`. */
+static enum hwwalk_exit ept_descend(const struct eptwalk_env *env, uint64_t gpa,
+                                    enum smmu_access_type access, uint64_t *table, unsigned level,
+                                    uint64_t rights, struct eptwalk_result *r)
 {
 	uint64_t *entryp[SMMU_MAX_LEVELS];
-	uint64_t rights = EPT_RWX, e, *table;
-	unsigned level = env->level, refs = 0;
+	uint64_t e, above = rights;
+	unsigned top = level, refs = 0;
 
-	SMMU_ASSERT(level == 4 || level == 5);
-	if (unlikely(env->root == INVALID_HPA))
-		return ept_stop(r, HWWALK_NO_ROOT, level, 0, 0, NULL, 0);
-	if (unlikely(gpa >> (PAGE_SHIFT + 9 * level))) /* beyond what the EPT maps */
-		return ept_stop(r, HWWALK_EPT_VIOLATION, level, 0, 0, NULL, 0);
-	table = ept_table(env, env->root);
-	if (unlikely(!table))
-		return ept_stop(r, HWWALK_BAD_HPA, level, 0, 0, NULL, 0);
 	for (;; level--) {
 		uint64_t *p = entryp[level - 1] = &table[ept_index(gpa, level)];
 
@@ -109,6 +104,7 @@ enum hwwalk_exit eptwalk(const struct eptwalk_env *env, uint64_t gpa, enum smmu_
 			return ept_stop(r, HWWALK_EPT_VIOLATION, level, 0, e, p, refs);
 		if (is_ept_misconfig(e, level))
 			return ept_stop(r, HWWALK_EPT_MISCONFIG, level, rights & e, e, p, refs);
+		above = rights;
 		rights &= e;
 		if (is_ept_leaf(e, level))
 			break;
@@ -116,5 +112,28 @@ enum hwwalk_exit eptwalk(const struct eptwalk_env *env, uint64_t gpa, enum smmu_
 		if (unlikely(!table))
 			return ept_stop(r, HWWALK_BAD_HPA, level, rights, e, p, refs);
 	}
-	return ept_finish(env, gpa, access, entryp, level, e, rights, refs, r);
+	return ept_finish(env, gpa, access, entryp, top, level, e, rights, above, refs, r);
+}
+
+enum hwwalk_exit eptwalk(const struct eptwalk_env *env, uint64_t gpa, enum smmu_access_type access,
+                         struct eptwalk_result *r)
+{
+	uint64_t *table;
+
+	SMMU_ASSERT(env->level == 4 || env->level == 5);
+	if (unlikely(env->root == INVALID_HPA))
+		return ept_stop(r, HWWALK_NO_ROOT, env->level, 0, 0, NULL, 0);
+	if (unlikely(gpa >> (PAGE_SHIFT + 9 * env->level))) /* beyond what the EPT maps */
+		return ept_stop(r, HWWALK_EPT_VIOLATION, env->level, 0, 0, NULL, 0);
+	table = ept_table(env, env->root);
+	if (unlikely(!table))
+		return ept_stop(r, HWWALK_BAD_HPA, env->level, 0, 0, NULL, 0);
+	return ept_descend(env, gpa, access, table, env->level, EPT_RWX, r);
+}
+
+enum hwwalk_exit eptwalk_from_table(const struct eptwalk_env *env, uint64_t gpa,
+                                    enum smmu_access_type access, uint64_t *table,
+                                    uint64_t rights_above, struct eptwalk_result *r)
+{
+	return ept_descend(env, gpa, access, table, 1, rights_above, r);
 }

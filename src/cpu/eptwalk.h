@@ -53,6 +53,7 @@ struct eptwalk_result {
 	uint64_t *entryp;      /* where `entry` lives (NULL: none) */
 	unsigned refs;         /* EPT entries read */
 	bool dirty;            /* OK: the leaf has D (after this walk's update) */
+	uint64_t rights_above; /* OK: EPT_R|W|X ANDed over the entries above the leaf */
 };
 
 /*
@@ -62,6 +63,15 @@ struct eptwalk_result {
  */
 enum hwwalk_exit eptwalk(const struct eptwalk_env *env, uint64_t gpa, enum smmu_access_type access,
                          struct eptwalk_result *r);
+
+/*
+ * The same walk started at the level-1 EPT table `table` for gpa, the
+ * entries above it skipped with the rights `rights_above` (the EPT
+ * paging-structure cache, nested_tlb.h): one entry read, A/D set in it only.
+ */
+enum hwwalk_exit eptwalk_from_table(const struct eptwalk_env *env, uint64_t gpa,
+                                    enum smmu_access_type access, uint64_t *table,
+                                    uint64_t rights_above, struct eptwalk_result *r);
 
 /* The EPT_QUAL_READABLE/WRITABLE/EXECUTABLE bits of a walk's rights (SDM Table 28-7). */
 static inline uint64_t ept_qual_rights(uint64_t rights)

@@ -122,10 +122,12 @@ int vcpu_cpu_init(struct vcpu_cpu *v, const struct vcpu_cpu_config *cfg)
 	v->shortcuts = cfg->shortcuts;
 	/*
 	 * Without a generation to check entries against there is no cache:
-	 * every walk starts at the root.  TDP walks have no cache yet.
+	 * every walk starts at the root.  TDP walks have their own caches.
 	 */
 	v->psc.gen = (v->shortcuts & SMMU_SHORTCUT_PSC) && !cfg->tdp ? cfg->table_gen : NULL;
 	v->tdp = cfg->tdp;
+	ntlb_init(&v->ntlb, cfg->tdp && (v->shortcuts & SMMU_SHORTCUT_NESTED_TLB), !cfg->threaded);
+	psc2d_init(&v->psc2d, cfg->tdp && (v->shortcuts & SMMU_SHORTCUT_PSC_2D));
 	v->ept = (struct eptwalk_env){
 	    .arena = cfg->arena, .root = INVALID_HPA, .level = 4, .ad = cfg->ept_ad};
 	v->walk = (struct hwwalk_env){.arena = cfg->arena,
@@ -161,6 +163,18 @@ void vcpu_cpu_kick_tlb_flush(struct vcpu_cpu *v)
 		sched_yield();
 }
 
+/*
+ * TDP mode: an MMU flush (EPT entries narrowed or removed, tables freed) or
+ * a new EPT root empties the nested TLB and the guest paging-structure
+ * cache, as INVEPT empties guest-physical and combined mappings (SDM Vol.
+ * 3C 29.4.3.1).
+ */
+static void vcpu_flush_2d_caches(struct vcpu_cpu *v)
+{
+	ntlb_flush(&v->ntlb);
+	psc2d_flush(&v->psc2d);
+}
+
 /* Honour pending requests; true if the TLB was flushed. */
 static NOINLINE bool vcpu_service_requests(struct vcpu_cpu *v)
 {
@@ -169,6 +183,8 @@ static NOINLINE bool vcpu_service_requests(struct vcpu_cpu *v)
 	if (!(req & VCPU_REQ_TLB_FLUSH))
 		return false;
 	tlb_flush(&v->tlb, SMMU_FLUSH_ALL, 0);
+	if (v->tdp)
+		vcpu_flush_2d_caches(v);
 	return true;
 }
 
@@ -411,10 +427,20 @@ static enum walk2d_outcome vcpu_walk_2d(struct vcpu_cpu *v, const struct walk2d_
                                         gva_t gva, enum smmu_access_type access,
                                         struct walk2d_result *w)
 {
-	const struct walk2d_env env = {.ept = &v->ept, .state = &v->state, .model = &v->model};
+	const struct walk2d_env env = {.ept = &v->ept,
+	                               .state = &v->state,
+	                               .model = &v->model,
+	                               .ntlb = &v->ntlb,
+	                               .psc2d = &v->psc2d,
+	                               .pcid = v->pcid,
+	                               .check = !v->threaded};
 	enum walk2d_outcome r = walk2d(&env, slow, gva, access, w);
 
 	vcpu_count_walk(v, w->refs);
+	v->stats.psc2d_hits += w->psc2d_hit;
+	v->stats.nested_tlb_hits = v->ntlb.hits;
+	v->stats.nested_tlb_misses = v->ntlb.misses;
+	v->stats.nested_pde_hits = v->ntlb.pde_hits;
 	return r;
 }
 
@@ -716,6 +742,23 @@ static enum smmu_cr_result vcpu_arch_write(struct vcpu_cpu *v, enum vcpu_reg whi
 	}
 }
 
+/*
+ * The guest paging-structure cache after a register write (SDM 4.10.4.1):
+ * MOV to CR3 empties the new PCID's entries unless it asked for no flush;
+ * a CR0, CR4 or EFER write (mode, WP, SMEP, PCIDE, ...) empties it all,
+ * more than the SDM asks of some of them.  PKRU: nothing is cached by key.
+ */
+static void vcpu_psc2d_reg_write(struct vcpu_cpu *v, enum vcpu_reg which,
+                                 enum smmu_tlb_flush flush)
+{
+	if (which == VCPU_REG_CR3) {
+		if (flush != SMMU_FLUSH_NONE)
+			psc2d_flush_pcid(&v->psc2d, v->pcid);
+	} else if (which != VCPU_REG_PKRU) {
+		psc2d_flush(&v->psc2d);
+	}
+}
+
 static enum vcpu_result vcpu_count(struct vcpu_cpu *v, enum vcpu_result r)
 {
 	v->stats.results[r]++;
@@ -740,6 +783,8 @@ enum vcpu_result vcpu_cpu_write_reg(struct vcpu_cpu *v, enum vcpu_reg which, uin
 	else
 		vcpu_refresh_mode(v);
 	tlb_flush(&v->tlb, flush, v->pcid);
+	if (v->tdp)
+		vcpu_psc2d_reg_write(v, which, flush);
 	/* The MMU switches roots first, then syncs for the flush (KVM: new pgd, then flush). */
 	if (which == VCPU_REG_CR3 && v->mmu_ops->cr3_changed) {
 		v->mmu_ops->cr3_changed(v->mmu_ctx, flush);
@@ -763,6 +808,9 @@ enum vcpu_result vcpu_cpu_invlpg(struct vcpu_cpu *v, gva_t gva)
 		return vcpu_count(v,
 		                  VCPU_OK); /* SDM: INVLPG of a non-canonical address is a no-op */
 	tlb_invlpg(&v->tlb, gva, v->pcid);
+	/* SDM 4.10.4.1: INVLPG empties every paging-structure cache entry of the current PCID. */
+	if (v->tdp)
+		psc2d_flush_pcid(&v->psc2d, v->pcid);
 	if (v->mmu_ops->invlpg)
 		v->mmu_ops->invlpg(v->mmu_ctx, gva);
 	return vcpu_count(v, VCPU_OK);
@@ -772,6 +820,8 @@ void vcpu_cpu_flush(struct vcpu_cpu *v)
 {
 	vcpu_check_requests(v);
 	tlb_flush(&v->tlb, SMMU_FLUSH_ALL, v->pcid);
+	if (v->tdp)
+		psc2d_flush(&v->psc2d);
 	if (v->mmu_ops->tlb_flush)
 		v->mmu_ops->tlb_flush(v->mmu_ctx, SMMU_FLUSH_ALL);
 }
@@ -800,6 +850,8 @@ int vcpu_cpu_set_root(struct vcpu_cpu *v, hpa_t root, unsigned level)
 	if (root != INVALID_HPA && (root & ~PAGE_MASK))
 		return -EINVAL;
 	if (v->tdp) {
+		if (root != v->ept.root || level != v->ept.level)
+			vcpu_flush_2d_caches(v);
 		v->ept.root = root;
 		v->ept.level = level;
 		return 0;
@@ -815,5 +867,7 @@ int vcpu_cpu_set_root(struct vcpu_cpu *v, hpa_t root, unsigned level)
 void vcpu_cpu_tlb_flush(struct vcpu_cpu *v, enum smmu_tlb_flush kind)
 {
 	tlb_flush(&v->tlb, kind, v->pcid);
+	if (v->tdp && kind != SMMU_FLUSH_NONE)
+		vcpu_flush_2d_caches(v);
 }
 

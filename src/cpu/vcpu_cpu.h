@@ -39,6 +39,8 @@
 #include "host/arena.h"
 #include "cpu/eptwalk.h"
 #include "cpu/hwwalk.h"
+#include "cpu/nested_tlb.h"
+#include "cpu/psc2d.h"
 #include "cpu/tlb.h"
 #include "cpu/walk2d.h"
 
@@ -147,6 +149,14 @@ struct vcpu_cpu_stats {
 	 * for an n-level guest over m-level EPT), and the most of one walk.
 	 */
 	uint64_t walk_refs, walk_refs_max;
+	/*
+	 * TDP mode's caches (nested_tlb.h, psc2d.h): EPT translations served by
+	 * the nested TLB without reading an EPT entry / not (an EPT walk, or the
+	 * EPT PDE cache and one entry: nested_pde_hits); 2D walks that started
+	 * from cached upper guest entries.  Cache hits are no walk_refs.
+	 */
+	uint64_t nested_tlb_hits, nested_tlb_misses, nested_pde_hits;
+	uint64_t psc2d_hits;
 	uint64_t exits[HWWALK_NR_EXITS];
 	uint64_t results[VCPU_NR_RESULTS];
 	uint64_t mmio_reads, mmio_writes;
@@ -166,7 +176,8 @@ struct vcpu_cpu_config {
 	const uint64_t *table_gen;
 	/*
 	 * SMMU_SHORTCUT_* the vCPU may take (shortcuts.h): PSC (also needs
-	 * table_gen), LEAF_HANDBACK, PREFETCH_HINTS; 0: none of them.
+	 * table_gen), LEAF_HANDBACK, PREFETCH_HINTS, and in TDP mode NESTED_TLB
+	 * and PSC_2D; 0: none of them.
 	 */
 	uint32_t shortcuts;
 	/*
@@ -204,6 +215,8 @@ struct vcpu_cpu {
 	uint32_t shortcuts; /* SMMU_SHORTCUT_* switched on (vcpu_cpu_config) */
 	bool tdp;           /* TDP mode: misses take the 2D walk over `ept` */
 	struct eptwalk_env ept;
+	struct nested_tlb ntlb; /* TDP: gpa -> hpa and EPT PDE cache (off: ntlb.on false) */
+	struct psc2d psc2d;     /* TDP: the guest's upper entries (off: psc2d.on false) */
 };
 
 /*

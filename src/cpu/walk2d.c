@@ -24,6 +24,11 @@
 /* The guest-memory ops' context for one 2D walk. */
 struct walk2d_mem {
 	const struct walk2d_env *env;
+	const struct eptwalk_env *ept;      /* what EPT walks run against (a dry copy when checking) */
+	struct nested_tlb *ntlb;            /* NULL: every EPT walk in full */
+	const struct psc2d_entry *hit;      /* the upper guest entries to serve, or NULL */
+	unsigned next_level;                /* hit: the level of the walker's next read */
+	bool dry;                           /* no A/D update anywhere: a debug check's walk */
 	const struct walk2d_slow *slow;
 	struct walk2d_result *r;
 	enum smmu_access_type table_access; /* READ, or WRITE under EPT A/D */
@@ -94,6 +99,33 @@ static bool slow_find(const struct walk2d_slow *slow, uint64_t gpa, int *rc, uin
 	return false;
 }
 
+/* One gpa through the nested TLB (when on) or the EPT. */
+static enum hwwalk_exit mem_ept(struct walk2d_mem *m, uint64_t gpa, enum smmu_access_type access,
+                                struct eptwalk_result *e)
+{
+	if (m->ntlb)
+		return ntlb_translate(m->ntlb, m->ept, gpa, access, e);
+	return eptwalk(m->ept, gpa, access, e);
+}
+
+/*
+ * The walker's reads come top-down, one per level: the cached entry of the
+ * level it is at, if psc2d has one there (for the same gpa, as it must).
+ */
+static bool mem_served(struct walk2d_mem *m, uint64_t gpa, uint64_t *val)
+{
+	const struct psc2d_entry *h = m->hit;
+	unsigned level;
+
+	if (!h || !m->next_level)
+		return false;
+	level = m->next_level--;
+	if (level < h->low || h->pte_gpa[level - 1] != gpa)
+		return false;
+	*val = h->gpte[level - 1];
+	return true;
+}
+
 static void remember(struct walk2d_mem *m, uint64_t gpa, const struct eptwalk_result *e)
 {
 	unsigned i = m->nr_seen++ % WALK2D_SEEN;
@@ -130,11 +162,13 @@ static int mem_read(void *ctx, uint64_t gpa, unsigned size, uint64_t *val)
 
 	if (m->failed)
 		return -EFAULT;
+	if (mem_served(m, gpa, val))
+		return 0; /* no memory reference: the cache holds it */
 	if (slow_find(m->slow, gpa, &rc, val)) {
 		m->refs++;
 		return rc;
 	}
-	if (eptwalk(m->env->ept, gpa, m->table_access, &e) != HWWALK_OK) {
+	if (mem_ept(m, gpa, m->table_access, &e) != HWWALK_OK) {
 		m->refs += e.refs;
 		return table_exit(m, gpa, size, table_qual(m, false), &e);
 	}
@@ -155,7 +189,15 @@ static int update_target(struct walk2d_mem *m, uint64_t gpa, unsigned size, hpa_
 	struct eptwalk_result e;
 
 	if (!seen) {
-		if (eptwalk(m->env->ept, gpa, SMMU_ACCESS_WRITE, &e) != HWWALK_OK) {
+		if (mem_ept(m, gpa, SMMU_ACCESS_WRITE, &e) != HWWALK_OK) {
+			m->refs += e.refs;
+			return table_exit(m, gpa, size, table_qual(m, true), &e);
+		}
+		m->refs += e.refs;
+		seen = &e;
+	} else if (!(seen->rights & EPT_W) && !seen->entryp) {
+		/* A nested-TLB hit without W: the update is a write, which walks (and may find W). */
+		if (mem_ept(m, gpa, SMMU_ACCESS_WRITE, &e) != HWWALK_OK) {
 			m->refs += e.refs;
 			return table_exit(m, gpa, size, table_qual(m, true), &e);
 		}
@@ -181,6 +223,9 @@ static int mem_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, uin
 
 	if (m->failed)
 		return -EFAULT;
+	m->next_level = m->hit ? m->hit->top : 0; /* a lost race restarts the walk at the top */
+	if (m->dry)
+		return -EFAULT; /* keeps the flags, as memory we may not write */
 	/* An entry the MMU calls MMIO keeps its flags, as a read-only slot's in shadow mode. */
 	if (slow_find(m->slow, gpa, &rc, &dummy))
 		return -EFAULT;
@@ -236,13 +281,14 @@ static void walk2d_fill(const struct walk2d_env *env, struct walk2d_result *r)
 }
 
 /* The guest walk succeeded: translate the final gpa. */
-static enum walk2d_outcome walk2d_final(const struct walk2d_env *env, enum smmu_access_type access,
+static enum walk2d_outcome walk2d_final(struct walk2d_mem *m, enum smmu_access_type access,
                                         struct walk2d_result *r)
 {
+	const struct walk2d_env *env = m->env;
 	uint64_t gpa = r->guest.gpa;
 
 	r->gpa = gpa;
-	if (eptwalk(env->ept, gpa, access, &r->ept) != HWWALK_OK) {
+	if (mem_ept(m, gpa, access, &r->ept) != HWWALK_OK) {
 		struct eptwalk_result e = r->ept;
 
 		r->refs += e.refs;
@@ -255,27 +301,27 @@ static enum walk2d_outcome walk2d_final(const struct walk2d_env *env, enum smmu_
 	return WALK2D_OK;
 }
 
-enum walk2d_outcome walk2d(const struct walk2d_env *env, const struct walk2d_slow *slow, gva_t gva,
-                           enum smmu_access_type access, struct walk2d_result *r)
+/* One walk with the caches `m` names. */
+static enum walk2d_outcome walk2d_run(struct walk2d_mem *m, gva_t gva, enum smmu_access_type access,
+                                      struct walk2d_result *r)
 {
-	struct walk2d_mem m = {
-	    .env = env,
-	    .slow = slow,
-	    .r = r,
-	    .table_access = env->ept->ad ? SMMU_ACCESS_WRITE : SMMU_ACCESS_READ,
-	};
-	struct smmu_gpa_ops ops = {.read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = &m};
+	const struct walk2d_env *env = m->env;
+	struct smmu_gpa_ops ops = {.read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = m};
 	enum smmu_walk_outcome g;
 
+	m->r = r;
+	m->table_access = env->ept->ad ? SMMU_ACCESS_WRITE : SMMU_ACCESS_READ;
+	m->next_level = m->hit ? m->hit->top : 0;
 	r->outcome = WALK2D_OK;
 	r->exit = HWWALK_OK;
 	r->error_code = 0;
 	r->exit_qual = 0;
 	r->pte_size = 0;
 	r->cacheable = false;
+	r->psc2d_hit = m->hit != NULL;
 	g = smmu_x86_walk(env->state, env->model, &ops, gva, access, &r->guest);
-	r->refs = m.refs;
-	if (m.failed)
+	r->refs = m->refs;
+	if (m->failed)
 		return WALK2D_EXIT;
 	if (g == SMMU_WALK_GP)
 		return r->outcome = WALK2D_GUEST_GP;
@@ -283,7 +329,88 @@ enum walk2d_outcome walk2d(const struct walk2d_env *env, const struct walk2d_slo
 		r->error_code = r->guest.error_code;
 		return r->outcome = WALK2D_GUEST_PF;
 	}
-	return walk2d_final(env, access, r);
+	return walk2d_final(m, access, r);
+}
+
+#ifndef NDEBUG
+static bool fill_equal(const struct tlb_fill_info *a, const struct tlb_fill_info *b)
+{
+	return a->hpa == b->hpa && a->page_shift == b->page_shift && a->access == b->access &&
+	       a->pkey == b->pkey && a->global == b->global && a->dirty == b->dirty;
+}
+
+/* Whether the full walk `full` read, at the levels `hit` caches, what `hit` holds. */
+static bool hit_still_current(const struct psc2d_entry *hit, const struct walk2d_result *full)
+{
+	if (full->outcome == WALK2D_GUEST_GP || full->guest.root_level == 0)
+		return false;
+	if (full->outcome != WALK2D_OK && full->guest.level >= hit->low)
+		return false; /* it stopped at a cached level: what is below was not read */
+	for (unsigned level = hit->low; level <= hit->top; level++) {
+		if (full->guest.gpte[level - 1] != hit->gpte[level - 1] ||
+		    full->guest.pte_gpa[level - 1] != hit->pte_gpa[level - 1])
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Debug builds, unthreaded vCPUs: repeat a walk that started from psc2d
+ * without caches and without A/D updates.  While the cached entries are
+ * still what memory holds, both walks must agree (the cached walk has
+ * done its A/D updates, so the repeat sees them).  And no EPT exit may
+ * hide behind a cached table: the MMU flushes before narrowing one.
+ */
+static void walk2d_check(const struct walk2d_env *env, const struct walk2d_slow *slow, gva_t gva,
+                         enum smmu_access_type access, const struct walk2d_result *r,
+                         const struct psc2d_entry *hit)
+{
+	struct eptwalk_env dry_ept = *env->ept;
+	struct walk2d_mem m = {.env = env, .ept = &dry_ept, .slow = slow, .dry = true};
+	struct walk2d_result full;
+
+	dry_ept.ad = false;
+	walk2d_run(&m, gva, access, &full);
+	for (unsigned level = hit->low; full.outcome == WALK2D_EXIT && level <= hit->top; level++)
+		SMMU_ASSERT(full.gpa != hit->pte_gpa[level - 1]);
+	if (!hit_still_current(hit, &full))
+		return;
+	SMMU_ASSERT(full.outcome == r->outcome);
+	SMMU_ASSERT(r->outcome != WALK2D_GUEST_PF || full.error_code == r->error_code);
+	SMMU_ASSERT(r->outcome != WALK2D_EXIT ||
+	            (full.exit == r->exit && full.gpa == r->gpa && full.exit_qual == r->exit_qual));
+	SMMU_ASSERT(r->outcome != WALK2D_OK ||
+	            (full.hpa == r->hpa && full.cacheable == r->cacheable &&
+	             fill_equal(&full.fill, &r->fill)));
+}
+#else
+static inline void walk2d_check(const struct walk2d_env *env, const struct walk2d_slow *slow,
+                                gva_t gva, enum smmu_access_type access,
+                                const struct walk2d_result *r, const struct psc2d_entry *hit)
+{
+}
+#endif
+
+enum walk2d_outcome walk2d(const struct walk2d_env *env, const struct walk2d_slow *slow, gva_t gva,
+                           enum smmu_access_type access, struct walk2d_result *r)
+{
+	struct psc2d *c = env->psc2d && env->psc2d->on ? env->psc2d : NULL;
+	struct walk2d_mem m = {
+	    .env = env,
+	    .ept = env->ept,
+	    .slow = slow,
+	    .ntlb = env->ntlb && env->ntlb->on ? env->ntlb : NULL,
+	    .hit = c ? psc2d_lookup(c, env->state, env->pcid, gva) : NULL,
+	};
+	enum walk2d_outcome out = walk2d_run(&m, gva, access, r);
+
+	if (m.ntlb)
+		ntlb_commit(m.ntlb);
+	if (c && (out == WALK2D_OK || (out == WALK2D_EXIT && (r->exit_qual & EPT_QUAL_GVA_FINAL))))
+		psc2d_fill(c, env->state, env->pcid, gva, &r->guest, m.hit, slow->n > 0);
+	if (m.hit && env->check)
+		walk2d_check(env, slow, gva, access, r, m.hit);
+	return out;
 }
 
 void walk2d_slow_load(struct walk2d_slow *slow, const struct smmu_gpa_ops *ops, uint64_t gpa,

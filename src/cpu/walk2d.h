@@ -30,6 +30,17 @@
  *    29.3.3.2): they need EPT W, set EPT D, and a violation reports both
  *    READ and WRITE in the qualification.
  *
+ * The caches (each off-able): every EPT walk goes through the nested TLB
+ * (nested_tlb.h: a hit reads no EPT entry, an EPT PDE-cache hit one), and a
+ * walk whose gva region the guest paging-structure cache knows (psc2d.h)
+ * takes the cached upper guest entries instead of reading them: the
+ * walker is served their values, at no memory reference and no EPT walk.
+ * A warm 4-level walk then reads the guest PTE (1 reference, its table's
+ * gpa a nested-TLB hit) and translates the final gpa (0 on a nested-TLB
+ * hit, 1 on an EPT PDE-cache hit, 4 cold).  Cached or not, a walk gives
+ * the same outcome, rights, A/D updates and exits as the full walk over
+ * the same entries (debug builds assert it when nothing changed).
+ *
  * Guest paging-structure entries the MMU declared MMIO (no memslot) are
  * read through the ordinary guest-memory ops, outside guest mode, before
  * the walk is retried (walk2d_slow_load); the architectural walker then
@@ -42,6 +53,8 @@
 
 #include "common.h"
 #include "cpu/eptwalk.h"
+#include "cpu/nested_tlb.h"
+#include "cpu/psc2d.h"
 #include "cpu/tlb.h"
 
 enum walk2d_outcome {
@@ -65,6 +78,10 @@ struct walk2d_env {
 	const struct eptwalk_env *ept;
 	const struct smmu_cpu_state *state;
 	const struct smmu_cpu_model *model;
+	struct nested_tlb *ntlb; /* every EPT walk goes through it (ntlb->on: used) */
+	struct psc2d *psc2d;     /* NULL or !on: every walk reads every guest entry */
+	unsigned pcid;           /* the current PCID, psc2d's tag */
+	bool check;              /* debug builds: repeat cached walks in full and compare */
 };
 
 struct walk2d_result {
@@ -80,6 +97,7 @@ struct walk2d_result {
 	bool cacheable;            /* OK: the TLB may hold it (EPT R: a hit is a read) */
 	struct tlb_fill_info fill; /* OK and cacheable: the combined TLB entry */
 	unsigned refs;             /* memory references: guest entries + EPT entries */
+	bool psc2d_hit;            /* the walk started from a psc2d entry */
 };
 
 /* One 2D walk of `gva` for `access`.  Returns r->outcome. */
