@@ -395,14 +395,26 @@ enum walk2d_outcome walk2d(const struct walk2d_env *env, const struct walk2d_slo
                            enum smmu_access_type access, struct walk2d_result *r)
 {
 	struct psc2d *c = env->psc2d && env->psc2d->on ? env->psc2d : NULL;
-	struct walk2d_mem m = {
-	    .env = env,
-	    .ept = env->ept,
-	    .slow = slow,
-	    .ntlb = env->ntlb && env->ntlb->on ? env->ntlb : NULL,
-	    .hit = c ? psc2d_lookup(c, env->state, env->pcid, gva) : NULL,
-	};
-	enum walk2d_outcome out = walk2d_run(&m, gva, access, r);
+	struct walk2d_mem m;
+	enum walk2d_outcome out;
+
+	/*
+	 * Field by field: an initializer would also zero seen[] (~600 bytes) on
+	 * every TLB miss, and nr_seen = 0 already says none of it is valid.
+	 */
+	m.env = env;
+	m.ept = env->ept;
+	m.ntlb = env->ntlb && env->ntlb->on ? env->ntlb : NULL;
+	m.hit = c ? psc2d_lookup(c, env->state, env->pcid, gva) : NULL;
+	m.next_level = 0;
+	m.dry = false;
+	m.slow = slow;
+	m.r = r;
+	m.table_access = SMMU_ACCESS_READ;
+	m.failed = false;
+	m.refs = 0;
+	m.nr_seen = 0;
+	out = walk2d_run(&m, gva, access, r);
 
 	if (m.ntlb)
 		ntlb_commit(m.ntlb);
