@@ -30,28 +30,6 @@
 #define BENCH_RUNS 5
 #define NR_CONFIGS (SMMU_NR_SHORTCUTS + 2) /* all on, each one off, all off */
 
-struct record_array {
-	struct trace_record *rec;
-	size_t n, cap;
-};
-
-static int sink_store(void *ctx, const struct trace_record *rec)
-{
-	struct record_array *a = ctx;
-
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? 2 * a->cap : 1 << 16;
-		struct trace_record *r = realloc(a->rec, cap * sizeof(*r));
-
-		if (!r)
-			return -1;
-		a->rec = r;
-		a->cap = cap;
-	}
-	a->rec[a->n++] = *rec;
-	return 0;
-}
-
 /* Configuration c: 0 all on, 1..SMMU_NR_SHORTCUTS shortcut c-1 off, last all off. */
 static uint32_t config_mask(unsigned c)
 {
@@ -106,7 +84,7 @@ static void bench_workload(const char *name, double size)
 
 	workload_params_init(&p);
 	p.size = size;
-	if (workload_generate(name, &p, sink_store, &a)) {
+	if (workload_generate(name, &p, bench_record_sink, &a)) {
 		fprintf(stderr, "bench_shortcuts: %s: generation failed\n", name);
 		free(a.rec);
 		return;

@@ -478,28 +478,6 @@ static void bench_walks(void)
 
 /* ---- workloads ------------------------------------------------------------ */
 
-struct record_array {
-	struct trace_record *rec;
-	size_t n, cap;
-};
-
-static int sink_store(void *ctx, const struct trace_record *rec)
-{
-	struct record_array *a = ctx;
-
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? 2 * a->cap : 1 << 16;
-		struct trace_record *r = realloc(a->rec, cap * sizeof(*r));
-
-		if (!r)
-			return -1;
-		a->rec = r;
-		a->cap = cap;
-	}
-	a->rec[a->n++] = *rec;
-	return 0;
-}
-
 static NOINLINE int exec_shadow(struct executor *e, const struct record_array *a)
 {
 	return exec_records(e, a->rec, a->n);
@@ -551,7 +529,7 @@ static int wl_generate(const char *name, double size, struct record_array *a)
 
 	workload_params_init(&p);
 	p.size = size;
-	if (workload_generate(name, &p, sink_store, a)) {
+	if (workload_generate(name, &p, bench_record_sink, a)) {
 		fprintf(stderr, "bench_tdp: %s: generation failed\n", name);
 		return -1;
 	}

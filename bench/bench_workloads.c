@@ -49,28 +49,6 @@ static void bench_generation(const char *name, double size)
 	bench_report(label, "records/s", rate, BENCH_RUNS);
 }
 
-struct record_array {
-	struct trace_record *rec;
-	size_t n, cap;
-};
-
-static int sink_store(void *ctx, const struct trace_record *rec)
-{
-	struct record_array *a = ctx;
-
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? 2 * a->cap : 1 << 16;
-		struct trace_record *r = realloc(a->rec, cap * sizeof(*r));
-
-		if (!r)
-			return -1;
-		a->rec = r;
-		a->cap = cap;
-	}
-	a->rec[a->n++] = *rec;
-	return 0;
-}
-
 /* The timed loop; NOINLINE so callgrind can count it alone (--toggle-collect=exec_all). */
 static __attribute__((noinline)) int exec_all(struct executor *e, const struct record_array *a)
 {
@@ -108,7 +86,7 @@ static void bench_execution(const char *name, double size, unsigned vcpus, bool 
 	p.size = size;
 	p.vcpus = vcpus;
 	p.pcid = pcid;
-	if (workload_generate(name, &p, sink_store, &a)) {
+	if (workload_generate(name, &p, bench_record_sink, &a)) {
 		fprintf(stderr, "bench_workloads: %s: generation failed\n", name);
 		free(a.rec);
 		return;

@@ -1,5 +1,6 @@
 /* benchutil.c - see benchutil.h. */
 #include "benchutil.h"
+#include "trace/trace.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,5 +84,22 @@ int bench_finish(void)
 {
 	if (json_mode)
 		printf("\n]\n");
+	return 0;
+}
+
+int bench_record_sink(void *ctx, const struct trace_record *rec)
+{
+	struct record_array *a = ctx;
+
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 1 << 16;
+		struct trace_record *r = realloc(a->rec, cap * sizeof(*r));
+
+		if (!r)
+			return -1;
+		a->rec = r;
+		a->cap = cap;
+	}
+	a->rec[a->n++] = *rec;
 	return 0;
 }

@@ -10,6 +10,7 @@
 #define SMMU_BENCHUTIL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 void bench_init(int argc, char **argv);
@@ -32,5 +33,19 @@ static inline void bench_sink(uint64_t v)
 {
 	__asm__ volatile("" : : "r"(v) : "memory");
 }
+
+/*
+ * A workload's trace held in memory, generated once and executed by each
+ * configuration a bench compares (the generator's cost stays out of the
+ * timed loops).
+ */
+struct trace_record;
+struct record_array {
+	struct trace_record *rec;
+	size_t n, cap;
+};
+
+/* workload_generate()'s sink: append rec to the record_array ctx; -1 when out of memory. */
+int bench_record_sink(void *ctx, const struct trace_record *rec);
 
 #endif

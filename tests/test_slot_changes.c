@@ -14,6 +14,7 @@
 #include <shadowmmu/shadowmmu.h>
 
 #include "support/check.h"
+#include "support/vmops.h"
 
 #define NPAGES 8
 
@@ -31,30 +32,6 @@ static struct smmu_vm *new_vm(void)
 	return vm;
 }
 
-static enum smmu_result w8(struct smmu_vm *vm, uint64_t gva, uint64_t val)
-{
-	struct smmu_outcome o;
-
-	smmu_vcpu_write(vm, 0, gva, 8, val, &o);
-	return o.result;
-}
-
-static uint64_t r8(struct smmu_vm *vm, uint64_t gva)
-{
-	struct smmu_outcome o;
-
-	smmu_vcpu_read(vm, 0, gva, 8, &o);
-	return o.result == SMMU_OK ? o.value : ~0ull;
-}
-
-static struct smmu_stats stats(struct smmu_vm *vm)
-{
-	struct smmu_stats st;
-
-	smmu_vm_get_stats(vm, &st);
-	return st;
-}
-
 static void test_enabling_dirty_logging_write_protects_and_zaps_nothing(void)
 {
 	struct smmu_vm *vm = new_vm();
@@ -63,27 +40,27 @@ static void test_enabling_dirty_logging_write_protects_and_zaps_nothing(void)
 
 	CHECK(vm);
 	for (unsigned i = 0; i < NPAGES; i++)
-		CHECK_EQ(w8(vm, i * 4096, 100 + i), SMMU_OK);
-	before = stats(vm);
+		CHECK_EQ(vm_w8(vm, i * 4096, 100 + i), SMMU_OK);
+	before = vm_stats(vm);
 	CHECK_EQ(smmu_vm_set_slot_flags(vm, 0, SMMU_SLOT_LOG_DIRTY), 0);
-	after = stats(vm);
+	after = vm_stats(vm);
 	CHECK_EQ(after.mmu_shadow_zapped, before.mmu_shadow_zapped);
 	CHECK_EQ(after.shadow_pages, before.shadow_pages);
 	CHECK_EQ(after.zap_all, before.zap_all);
 	/* Reads go through the old, now read-only sptes; only writes are logged. */
-	CHECK_EQ(r8(vm, 2 * 4096), 102);
-	CHECK_EQ(w8(vm, 5 * 4096, 555), SMMU_OK);
-	CHECK_EQ(w8(vm, 7 * 4096 + 8, 777), SMMU_OK);
+	CHECK_EQ(vm_r8(vm, 2 * 4096), 102);
+	CHECK_EQ(vm_w8(vm, 5 * 4096, 555), SMMU_OK);
+	CHECK_EQ(vm_w8(vm, 7 * 4096 + 8, 777), SMMU_OK);
 	CHECK_EQ(smmu_vm_get_dirty_log(vm, 0, log, 1), 0);
 	CHECK_EQ(log[0], (1ull << 5) | (1ull << 7));
-	CHECK_EQ(stats(vm).pf_fixed, after.pf_fixed + 2); /* each logged write faulted */
+	CHECK_EQ(vm_stats(vm).pf_fixed, after.pf_fixed + 2); /* each logged write faulted */
 	/* Fetching the log re-protects: a second write to page 5 is logged again. */
-	CHECK_EQ(w8(vm, 5 * 4096, 556), SMMU_OK);
+	CHECK_EQ(vm_w8(vm, 5 * 4096, 556), SMMU_OK);
 	CHECK_EQ(smmu_vm_get_dirty_log(vm, 0, log, 1), 0);
 	CHECK_EQ(log[0], 1ull << 5);
-	CHECK_EQ(r8(vm, 5 * 4096), 556);
-	CHECK_EQ(r8(vm, 7 * 4096 + 8), 777);
-	CHECK_EQ(r8(vm, 0), 100);
+	CHECK_EQ(vm_r8(vm, 5 * 4096), 556);
+	CHECK_EQ(vm_r8(vm, 7 * 4096 + 8), 777);
+	CHECK_EQ(vm_r8(vm, 0), 100);
 	smmu_vm_destroy(vm);
 }
 
@@ -94,13 +71,13 @@ static void test_disabling_dirty_logging_zaps_nothing(void)
 
 	CHECK(vm);
 	CHECK_EQ(smmu_vm_set_slot_flags(vm, 0, SMMU_SLOT_LOG_DIRTY), 0);
-	CHECK_EQ(w8(vm, 3 * 4096, 33), SMMU_OK);
-	zapped = stats(vm).mmu_shadow_zapped;
+	CHECK_EQ(vm_w8(vm, 3 * 4096, 33), SMMU_OK);
+	zapped = vm_stats(vm).mmu_shadow_zapped;
 	CHECK_EQ(smmu_vm_set_slot_flags(vm, 0, 0), 0);
-	CHECK_EQ(stats(vm).mmu_shadow_zapped, zapped);
+	CHECK_EQ(vm_stats(vm).mmu_shadow_zapped, zapped);
 	CHECK_EQ(smmu_vm_get_dirty_log(vm, 0, log, 1), -ENOENT);
-	CHECK_EQ(w8(vm, 3 * 4096, 34), SMMU_OK);
-	CHECK_EQ(r8(vm, 3 * 4096), 34);
+	CHECK_EQ(vm_w8(vm, 3 * 4096, 34), SMMU_OK);
+	CHECK_EQ(vm_r8(vm, 3 * 4096), 34);
 	smmu_vm_destroy(vm);
 }
 
@@ -111,13 +88,13 @@ static void test_read_only_toggle_is_refused(void)
 	struct smmu_stats before;
 
 	CHECK(vm);
-	CHECK_EQ(w8(vm, 4096, 11), SMMU_OK);
-	before = stats(vm);
+	CHECK_EQ(vm_w8(vm, 4096, 11), SMMU_OK);
+	before = vm_stats(vm);
 	CHECK_EQ(smmu_vm_set_slot_flags(vm, 0, SMMU_SLOT_READONLY), -EINVAL);
-	CHECK_EQ(stats(vm).zap_all, before.zap_all);
-	CHECK_EQ(stats(vm).shadow_pages, before.shadow_pages);
-	CHECK_EQ(w8(vm, 4096, 12), SMMU_OK);
-	CHECK_EQ(r8(vm, 4096), 12);
+	CHECK_EQ(vm_stats(vm).zap_all, before.zap_all);
+	CHECK_EQ(vm_stats(vm).shadow_pages, before.shadow_pages);
+	CHECK_EQ(vm_w8(vm, 4096, 12), SMMU_OK);
+	CHECK_EQ(vm_r8(vm, 4096), 12);
 	smmu_vm_destroy(vm);
 }
 
@@ -134,14 +111,14 @@ static void test_delete_and_move_zap_everything(void)
 		int r;
 
 		CHECK(vm);
-		CHECK_EQ(w8(vm, 4096, 42), SMMU_OK);
-		CHECK(stats(vm).shadow_pages > 0);
+		CHECK_EQ(vm_w8(vm, 4096, 42), SMMU_OK);
+		CHECK(vm_stats(vm).shadow_pages > 0);
 		r = cases[c].move ? smmu_vm_move_slot(vm, 0, 1ull << 20) : smmu_vm_delete_slot(vm, 0);
 		CHECK_EQ(r, 0);
-		CHECK_EQ(stats(vm).shadow_pages, 0);
-		CHECK_EQ(r8(vm, 4096), ~0ull); /* now MMIO: no slot at gpa 4096 */
+		CHECK_EQ(vm_stats(vm).shadow_pages, 0);
+		CHECK_EQ(vm_r8(vm, 4096), ~0ull); /* now MMIO: no slot at gpa 4096 */
 		if (cases[c].move)
-			CHECK_EQ(r8(vm, (1ull << 20) + 4096), 42);
+			CHECK_EQ(vm_r8(vm, (1ull << 20) + 4096), 42);
 		smmu_vm_destroy(vm);
 	}
 }
@@ -165,10 +142,10 @@ static void test_tdp_slots_carry_no_rmaps(void)
 	CHECK(s1.bytes_memslot_meta >= 8 * NPAGES);
 	CHECK(s2.bytes_memslot_meta < 8 * NPAGES / 2);
 	/* ... and it runs: writes, logging, reads. */
-	CHECK_EQ(w8(tdp, 0x1000, 5), SMMU_OK);
+	CHECK_EQ(vm_w8(tdp, 0x1000, 5), SMMU_OK);
 	CHECK_EQ(smmu_vm_set_slot_flags(tdp, 0, SMMU_SLOT_LOG_DIRTY), 0);
-	CHECK_EQ(w8(tdp, 0x2000, 6), SMMU_OK);
-	CHECK_EQ(r8(tdp, 0x1000) + r8(tdp, 0x2000), 11);
+	CHECK_EQ(vm_w8(tdp, 0x2000, 6), SMMU_OK);
+	CHECK_EQ(vm_r8(tdp, 0x1000) + vm_r8(tdp, 0x2000), 11);
 	smmu_vm_destroy(shadow);
 	smmu_vm_destroy(tdp);
 }

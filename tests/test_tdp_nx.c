@@ -13,6 +13,7 @@
 #include <shadowmmu/shadowmmu.h>
 
 #include "support/check.h"
+#include "support/vmops.h"
 
 #define SLOT_BYTES (8ull << 20)
 
@@ -34,60 +35,28 @@ static struct smmu_vm *new_vm(bool nx_huge_pages)
 	return vm;
 }
 
-static struct smmu_stats stats(struct smmu_vm *vm)
-{
-	struct smmu_stats st;
-
-	smmu_vm_get_stats(vm, &st);
-	return st;
-}
-
-static enum smmu_result w8(struct smmu_vm *vm, uint64_t gva, uint64_t val)
-{
-	struct smmu_outcome o;
-
-	smmu_vcpu_write(vm, 0, gva, 8, val, &o);
-	return o.result;
-}
-
-static uint64_t r8(struct smmu_vm *vm, uint64_t gva)
-{
-	struct smmu_outcome o;
-
-	smmu_vcpu_read(vm, 0, gva, 8, &o);
-	return o.result == SMMU_OK ? o.value : ~0ull;
-}
-
-static uint64_t fetch(struct smmu_vm *vm, uint64_t gva)
-{
-	struct smmu_outcome o;
-
-	smmu_vcpu_fetch(vm, 0, gva, &o);
-	return o.result == SMMU_OK ? o.value : ~0ull;
-}
-
 static void test_fetch_from_a_huge_page_splits_it_and_recovery_makes_it_huge_again(void)
 {
 	struct smmu_vm *vm = new_vm(true);
 
 	REQUIRE(vm);
-	CHECK_EQ(w8(vm, 0x200010, 0x90c3), SMMU_OK);
-	CHECK_EQ(stats(vm).pages_2m, 1);
-	CHECK_EQ(stats(vm).nx_lpage_splits, 0);
+	CHECK_EQ(vm_w8(vm, 0x200010, 0x90c3), SMMU_OK);
+	CHECK_EQ(vm_stats(vm).pages_2m, 1);
+	CHECK_EQ(vm_stats(vm).nx_lpage_splits, 0);
 	/* The fetch exits (the huge leaf is not executable) and is served from a 4 KiB page. */
-	CHECK_EQ(fetch(vm, 0x200010), 0x90c3 & 0xff);
-	CHECK_EQ(stats(vm).pages_2m, 0);
-	CHECK_EQ(stats(vm).pages_4k, 1);
-	CHECK_EQ(stats(vm).nx_lpage_splits, 1);
+	CHECK_EQ(vm_fetch(vm, 0x200010), 0x90c3 & 0xff);
+	CHECK_EQ(vm_stats(vm).pages_2m, 0);
+	CHECK_EQ(vm_stats(vm).pages_4k, 1);
+	CHECK_EQ(vm_stats(vm).nx_lpage_splits, 1);
 	/* The rest of the range now faults in 4 KiB at a time, data still intact. */
-	CHECK_EQ(r8(vm, 0x200010), 0x90c3);
-	CHECK_EQ(r8(vm, 0x3ff000), 0);
-	CHECK_EQ(stats(vm).pages_4k, 2);
+	CHECK_EQ(vm_r8(vm, 0x200010), 0x90c3);
+	CHECK_EQ(vm_r8(vm, 0x3ff000), 0);
+	CHECK_EQ(vm_stats(vm).pages_4k, 2);
 	CHECK_EQ(smmu_vm_recover_nx_huge_pages(vm, 1), 1);
-	CHECK_EQ(stats(vm).nx_lpage_splits, 0);
-	CHECK_EQ(stats(vm).pages_4k, 0);
-	CHECK_EQ(r8(vm, 0x200010), 0x90c3);
-	CHECK_EQ(stats(vm).pages_2m, 1); /* huge again */
+	CHECK_EQ(vm_stats(vm).nx_lpage_splits, 0);
+	CHECK_EQ(vm_stats(vm).pages_4k, 0);
+	CHECK_EQ(vm_r8(vm, 0x200010), 0x90c3);
+	CHECK_EQ(vm_stats(vm).pages_2m, 1); /* huge again */
 	CHECK_EQ(smmu_vm_recover_nx_huge_pages(vm, 1), 0);
 	smmu_vm_destroy(vm);
 }
@@ -99,15 +68,15 @@ static void test_recovery_zaps_a_ratio_of_the_splits(void)
 
 	REQUIRE(vm);
 	for (uint64_t i = 0; i < 4; i++)
-		CHECK_EQ(fetch(vm, (i << 21) + 0x100), 0);
-	CHECK_EQ(stats(vm).nx_lpage_splits, 4);
+		CHECK_EQ(vm_fetch(vm, (i << 21) + 0x100), 0);
+	CHECK_EQ(vm_stats(vm).nx_lpage_splits, 4);
 	CHECK_EQ(smmu_vm_recover_nx_huge_pages(vm, 3), 2);
-	CHECK_EQ(stats(vm).nx_lpage_splits, 2);
+	CHECK_EQ(vm_stats(vm).nx_lpage_splits, 2);
 	CHECK_EQ(smmu_vm_recover_nx_huge_pages(vm, 0), 1); /* KVM's ratio 60: at least one */
 	CHECK_EQ(smmu_vm_recover_nx_huge_pages(vm, 1), 1);
-	CHECK_EQ(stats(vm).nx_lpage_splits, 0);
+	CHECK_EQ(vm_stats(vm).nx_lpage_splits, 0);
 	/* Fetches still see the (zero) memory after their tables went. */
-	CHECK_EQ(fetch(vm, 0x100), 0);
+	CHECK_EQ(vm_fetch(vm, 0x100), 0);
 	smmu_vm_destroy(vm);
 }
 
@@ -117,10 +86,10 @@ static void test_without_the_mitigation_huge_pages_execute(void)
 	struct smmu_vm *vm = new_vm(false);
 
 	REQUIRE(vm);
-	CHECK_EQ(w8(vm, 0x200000, 0xc3), SMMU_OK);
-	CHECK_EQ(fetch(vm, 0x200000), 0xc3);
-	CHECK_EQ(stats(vm).pages_2m, 1);
-	CHECK_EQ(stats(vm).nx_lpage_splits, 0);
+	CHECK_EQ(vm_w8(vm, 0x200000, 0xc3), SMMU_OK);
+	CHECK_EQ(vm_fetch(vm, 0x200000), 0xc3);
+	CHECK_EQ(vm_stats(vm).pages_2m, 1);
+	CHECK_EQ(vm_stats(vm).nx_lpage_splits, 0);
 	CHECK_EQ(smmu_vm_recover_nx_huge_pages(vm, 1), -EINVAL);
 	smmu_vm_destroy(vm);
 }
