@@ -22,9 +22,20 @@
 
 #define SMMU_DEFAULT_ARENA (16ull << 30)
 
+/*
+ * Shadow paging's VM exits by reason, counted where the vCPU hands them to
+ * the MMU (the vcpu_mmu_ops below); smmu_stats' exits_* (docs/cli.md).
+ * TDP's exits are the vCPU's own exit reasons (EPT violation, misconfig).
+ */
+struct vm_exit_counts {
+	uint64_t pf, pte_write, mmio, cr3, invlpg;
+};
+
 struct smmu_vcpu {
 	struct smmu_vm *vm;
 	unsigned id;
+	bool shadow; /* shadow paging: #PF, CR3 and INVLPG exit */
+	struct vm_exit_counts exits;
 	struct vcpu_cpu cpu;
 	struct mmu_vcpu *mmu;
 };
@@ -103,6 +114,19 @@ static void flush_vcpu_tlb(void *ctx, unsigned id)
 }
 
 /* ---- struct vcpu_mmu_ops -------------------------------------------------- */
+/* One #PF exit of shadow paging, by how the MMU ended it. */
+static inline void count_pf_exit(struct smmu_vcpu *vc, enum mmu_fault_action act)
+{
+	if (!vc->shadow)
+		return;
+	if (act == MMU_FAULT_EMULATED)
+		vc->exits.pte_write++;
+	else if (act == MMU_FAULT_MMIO)
+		vc->exits.mmio++;
+	else
+		vc->exits.pf++;
+}
+
 static enum vcpu_pf_action op_page_fault(void *ctx, gva_t gva, enum smmu_access_type access,
                                          const struct vcpu_exit *exit, struct vcpu_pf_reply *reply)
 {
@@ -125,6 +149,7 @@ static enum vcpu_pf_action op_page_fault(void *ctx, gva_t gva, enum smmu_access_
 		return VCPU_PF_RETRY;
 	}
 	act = mmu_page_fault(vc->mmu, &f);
+	count_pf_exit(vc, act);
 	install_root(vc, true);
 	switch (act) {
 	case MMU_FAULT_RETRY:
@@ -176,6 +201,7 @@ static void op_cr3_changed(void *ctx, enum smmu_tlb_flush flush)
 	struct smmu_vcpu *vc = ctx;
 
 	/* A MOV to CR3 flushes only PCID_NONGLOBAL or nothing (SDM 4.10.4.1). */
+	vc->exits.cr3 += vc->shadow;
 	mmu_cr3_changed(vc->mmu, flush == SMMU_FLUSH_NONE);
 	install_root(vc, false);
 }
@@ -184,6 +210,7 @@ static void op_invlpg(void *ctx, gva_t gva)
 {
 	struct smmu_vcpu *vc = ctx;
 
+	vc->exits.invlpg += vc->shadow;
 	mmu_invlpg(vc->mmu, gva);
 }
 
@@ -225,6 +252,7 @@ static int vcpu_setup(struct smmu_vm *vm, unsigned id)
 
 	vc->vm = vm;
 	vc->id = id;
+	vc->shadow = vm->cfg.mmu == SMMU_MMU_SHADOW;
 	r = vcpu_cpu_init(&vc->cpu, &cc);
 	if (r)
 		return r;
@@ -546,7 +574,10 @@ void smmu_vm_zap_all(struct smmu_vm *vm)
 	install_all_roots(vm);
 }
 
-static int gpa_copy(struct smmu_vm *vm, uint64_t gpa, void *buf, size_t len, bool write)
+enum gpa_copy_kind { GPA_READ, GPA_WRITE, GPA_PEEK };
+
+static int gpa_copy(struct smmu_vm *vm, uint64_t gpa, void *buf, size_t len,
+                    enum gpa_copy_kind kind)
 {
 	uint8_t *p = buf;
 
@@ -561,7 +592,9 @@ static int gpa_copy(struct smmu_vm *vm, uint64_t gpa, void *buf, size_t len, boo
 		if (!s)
 			return -EFAULT;
 		hva = memslot_gfn_to_hva(s, gpa_to_gfn(gpa)) + (gpa & ~PAGE_MASK);
-		r = write ? hostmem_write(vm->hm, hva, p, chunk) : hostmem_read(vm->hm, hva, p, chunk);
+		r = kind == GPA_WRITE  ? hostmem_write(vm->hm, hva, p, chunk)
+		    : kind == GPA_READ ? hostmem_read(vm->hm, hva, p, chunk)
+		                       : hostmem_peek_read(vm->hm, hva, p, chunk);
 		if (r)
 			return r;
 		gpa += chunk;
@@ -573,12 +606,17 @@ static int gpa_copy(struct smmu_vm *vm, uint64_t gpa, void *buf, size_t len, boo
 
 int smmu_vm_read_gpa(struct smmu_vm *vm, uint64_t gpa, void *buf, size_t len)
 {
-	return gpa_copy(vm, gpa, buf, len, false);
+	return gpa_copy(vm, gpa, buf, len, GPA_READ);
+}
+
+int smmu_vm_peek_gpa(struct smmu_vm *vm, uint64_t gpa, void *buf, size_t len)
+{
+	return gpa_copy(vm, gpa, buf, len, GPA_PEEK);
 }
 
 int smmu_vm_write_gpa(struct smmu_vm *vm, uint64_t gpa, const void *buf, size_t len)
 {
-	return gpa_copy(vm, gpa, (void *)buf, len, true);
+	return gpa_copy(vm, gpa, (void *)buf, len, GPA_WRITE);
 }
 
 /* ---- guest operations ------------------------------------------------------ */
@@ -704,6 +742,15 @@ int smmu_vcpu_get_state(struct smmu_vm *vm, unsigned vcpu, struct smmu_cpu_state
 }
 
 /* ---- statistics ------------------------------------------------------------- */
+static void add_exit_counts(struct smmu_stats *out, const struct vm_exit_counts *x)
+{
+	out->exits_pf += x->pf;
+	out->exits_pte_write += x->pte_write;
+	out->exits_mmio += x->mmio;
+	out->exits_cr3 += x->cr3;
+	out->exits_invlpg += x->invlpg;
+}
+
 int smmu_vm_get_stats(struct smmu_vm *vm, struct smmu_stats *out)
 {
 	struct mmu_stats ms;
@@ -734,6 +781,7 @@ int smmu_vm_get_stats(struct smmu_vm *vm, struct smmu_stats *out)
 			out->mmu_exits += cs->exits[e];
 		out->mmio_reads += cs->mmio_reads;
 		out->mmio_writes += cs->mmio_writes;
+		add_exit_counts(out, &vm->vcpus[i].exits);
 	}
 	mmu_get_mem_stats(vm->mmu, &mm);
 	out->shadow_pages = mm.shadow_pages;

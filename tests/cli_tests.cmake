@@ -219,3 +219,4 @@ foreach(t host-records huge-dirty)
 endforeach()
 add_test(NAME cli_tdp_slot_zap_range_mmapchurn
          COMMAND ${SMMU_CLI} check mmapchurn --mmu tdp --slot-zap-range --size 0.05 --audit)
+include(${PROJECT_SOURCE_DIR}/tests/compare_tests.cmake)

@@ -20,20 +20,11 @@
 
 #include "common.h"
 
+#include "cli.h"
+#include "trace/cost.h"
 #include "trace/executor.h"
 #include "trace/trace.h"
 #include "workload.h"
-
-#define EXIT_MISMATCH 1
-#define EXIT_USAGE    2
-
-struct run_args {
-	const char *trace;
-	const char *dot; /* --dot FILE: the shadow page DAG at the end of the run */
-	bool json;
-	struct exec_opts opts;
-	struct workload_params wp; /* when `trace` names a workload */
-};
 
 static void list_workloads(FILE *out)
 {
@@ -64,6 +55,7 @@ static void usage(FILE *out)
 	             "  convert IN OUT [--binary|--text]   convert a trace (default: --binary)\n"
 	             "  gen WORKLOAD -o FILE [--binary] [workload options]\n"
 	             "                           write a workload's trace (default: text)\n"
+	             "  compare TRACE [options]  run each MMU on the same input, one table (docs/compare.md)\n"
 	             "  version                  print the version\n"
 	             "  help                     this text\n"
 	             "\n"
@@ -94,7 +86,7 @@ static void print_shortcut_options(FILE *out)
 	        "--no-shortcuts");
 }
 
-static void usage_run(FILE *out, const char *cmd)
+void usage_run(FILE *out, const char *cmd)
 {
 	fprintf(out,
 	        "usage: shadowmmu %s TRACE|WORKLOAD [options]\n"
@@ -116,6 +108,8 @@ static void usage_run(FILE *out, const char *cmd)
 	        "  --audit              check every MMU invariant after each record\n"
 	        "  --arena-mb N         host memory reserved for the VM, MiB\n"
 	        "  --dot FILE           write the shadow page DAG of the final roots (Graphviz)\n"
+	        "  --cost NAME=V,...    cost-model parameters in cycles, e.g. exit=1200,ref=40\n"
+	        "                       (docs/cost.md)\n"
 	        "%s",
 	        cmd, strcmp(cmd, "run") ? " Prints nothing unless it fails." : " Prints a summary.",
 	        strcmp(cmd, "run")
@@ -234,12 +228,13 @@ static bool parse_shortcut_opt(const char *s, uint32_t *mask)
 }
 
 /* Returns 0, or EXIT_USAGE after printing why; 1 (as -1) for --help. */
-static int parse_run_args(int argc, char **argv, const char *cmd, struct run_args *a)
+int parse_run_args(int argc, char **argv, const char *cmd, struct run_args *a)
 {
 	uint64_t v;
 
 	exec_opts_init(&a->opts);
 	workload_params_init(&a->wp);
+	cost_params_init(&a->cost);
 	for (int i = 0; i < argc; i++) {
 		const char *s = argv[i];
 		const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -273,6 +268,14 @@ static int parse_run_args(int argc, char **argv, const char *cmd, struct run_arg
 			continue;
 		} else if (!strcmp(s, "--audit")) {
 			a->opts.audit = true;
+		} else if (!strcmp(s, "--cost")) {
+			char why[256];
+
+			if (cost_parse(&a->cost, next, why, sizeof(why))) {
+				fprintf(stderr, "shadowmmu %s: --cost: %s\n", cmd, next ? why : "no value");
+				return EXIT_USAGE;
+			}
+			i++;
 		} else if (!strcmp(s, "--dot") && next) {
 			a->dot = next;
 			i++;
@@ -302,7 +305,7 @@ static int parse_run_args(int argc, char **argv, const char *cmd, struct run_arg
 	return 0;
 }
 
-static FILE *open_in(const char *path)
+FILE *open_in(const char *path)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
 
@@ -312,12 +315,7 @@ static FILE *open_in(const char *path)
 }
 
 /* ---- summary ------------------------------------------------------------ */
-struct figure {
-	const char *name;
-	uint64_t value;
-};
-
-static size_t collect_stats(const struct smmu_stats *st, struct figure *f)
+size_t collect_stats(const struct smmu_stats *st, struct figure *f)
 {
 	size_t n = 0;
 
@@ -333,6 +331,11 @@ static size_t collect_stats(const struct smmu_stats *st, struct figure *f)
 	SMMU_STAT_FIGURE(mmu_exits)
 	SMMU_STAT_FIGURE(exits_ept_violation)
 	SMMU_STAT_FIGURE(exits_ept_misconfig)
+	SMMU_STAT_FIGURE(exits_pf)
+	SMMU_STAT_FIGURE(exits_pte_write)
+	SMMU_STAT_FIGURE(exits_cr3)
+	SMMU_STAT_FIGURE(exits_invlpg)
+	SMMU_STAT_FIGURE(exits_mmio)
 	SMMU_STAT_FIGURE(mmio_reads)
 	SMMU_STAT_FIGURE(mmio_writes)
 	SMMU_STAT_FIGURE(shadow_pages)
@@ -347,7 +350,7 @@ static size_t collect_stats(const struct smmu_stats *st, struct figure *f)
 	return n;
 }
 
-static uint64_t metadata_bytes(const struct smmu_stats *st)
+uint64_t metadata_bytes(const struct smmu_stats *st)
 {
 	return st->bytes_sp_headers + st->bytes_spt_frames + st->bytes_shadowed +
 	       st->bytes_rmap_desc + st->bytes_memslot_meta;
@@ -374,11 +377,16 @@ static void print_shortcuts(uint32_t mask, const char *sep, bool quoted)
 }
 
 static void print_text(const char *trace, const struct exec_counts *c, const struct smmu_stats *st,
-                       const struct smmu_vm_config *o)
+                       const struct smmu_vm_config *o, const struct cost_params *cp)
 {
 	struct figure f[64];
 	size_t n = collect_stats(st, f);
 	uint64_t meta = metadata_bytes(st);
+	struct cost_estimate ce;
+	char cost[256];
+
+	cost_estimate(cp, st, &ce);
+	cost_format_text(cp, &ce, cost, sizeof(cost));
 
 	printf("trace            %s: all %" PRIu64 " expectations hold\n", trace, c->expectations);
 	printf("records          %" PRIu64 "\n", c->records);
@@ -396,12 +404,13 @@ static void print_text(const char *trace, const struct exec_counts *c, const str
 	printf("shortcuts        ");
 	print_shortcuts(o->shortcuts, " ", false);
 	printf("\n");
+	printf("cost model       %s\n", cost);
 	printf("counters:\n");
 	for (size_t i = 0; i < n; i++)
 		printf("  %-20s %" PRIu64 "\n", f[i].name, f[i].value);
 }
 
-static void print_json_string(const char *s)
+void print_json_string(const char *s)
 {
 	putchar('"');
 	for (; *s; s++) {
@@ -416,11 +425,16 @@ static void print_json_string(const char *s)
 }
 
 static void print_json(const char *trace, const struct exec_counts *c, const struct smmu_stats *st,
-                       const struct smmu_vm_config *o)
+                       const struct smmu_vm_config *o, const struct cost_params *cp)
 {
 	struct figure f[64];
 	size_t n = collect_stats(st, f);
 	uint64_t meta = metadata_bytes(st);
+	struct cost_estimate ce;
+	char cost[1024];
+
+	cost_estimate(cp, st, &ce);
+	cost_format_json(cp, &ce, cost, sizeof(cost));
 
 	printf("{\"trace\":");
 	print_json_string(trace);
@@ -438,10 +452,10 @@ static void print_json(const char *trace, const struct exec_counts *c, const str
 	printf("],\"stats\":{");
 	for (size_t i = 0; i < n; i++)
 		printf("%s\"%s\":%" PRIu64, i ? "," : "", f[i].name, f[i].value);
-	printf("}}\n");
+	printf("},\"cost\":%s}\n", cost);
 }
 
-static int exit_status(int err)
+int exit_status(int err)
 {
 	return err == -EDOM || err == -EUCLEAN ? EXIT_MISMATCH : EXIT_USAGE;
 }
@@ -451,7 +465,7 @@ static int sink_exec(void *ctx, const struct trace_record *rec)
 	return exec_record(ctx, rec);
 }
 
-static const char *workload_error(int err)
+const char *workload_error(int err)
 {
 	return err == -EINVAL ? "parameters out of range or not supported together"
 	                      : strerror(-err);
@@ -492,9 +506,9 @@ static int print_summary(const struct run_args *a, struct executor *e, const cha
 		return EXIT_USAGE;
 	}
 	if (a->json)
-		print_json(a->trace, c, &st, exec_config(e));
+		print_json(a->trace, c, &st, exec_config(e), &a->cost);
 	else
-		print_text(a->trace, c, &st, exec_config(e));
+		print_text(a->trace, c, &st, exec_config(e), &a->cost);
 	return 0;
 }
 
@@ -737,6 +751,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 2, argv + 2, argv[1]);
 	if (!strcmp(argv[1], "gen"))
 		return cmd_gen(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "compare"))
+		return cmd_compare(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "convert"))
 		return cmd_convert(argc - 2, argv + 2);
 	fprintf(stderr, "shadowmmu: unknown command '%s'\n", argv[1]);

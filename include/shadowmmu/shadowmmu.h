@@ -134,6 +134,12 @@ void smmu_vm_zap_all(struct smmu_vm *vm);
 /* Host-side access to guest memory (tests, tools): -EFAULT if not backed. */
 int smmu_vm_read_gpa(struct smmu_vm *vm, uint64_t gpa, void *buf, size_t len);
 int smmu_vm_write_gpa(struct smmu_vm *vm, uint64_t gpa, const void *buf, size_t len);
+/*
+ * Read guest memory as the guest would see it, without touching it: no
+ * host page is faulted in or marked accessed (a page never touched reads
+ * as zeros).  For checkers and digests of large memories.  0 or -EFAULT.
+ */
+int smmu_vm_peek_gpa(struct smmu_vm *vm, uint64_t gpa, void *buf, size_t len);
 
 /* ---- guest operations on one vCPU ---------------------------------------- */
 enum smmu_result {
@@ -202,6 +208,16 @@ struct smmu_stats {
 	uint64_t walk_refs, walk_refs_max;
 	/* TDP: exits for EPT violations and EPT misconfigurations (MMIO) */
 	uint64_t exits_ept_violation, exits_ept_misconfig;
+	/*
+	 * Shadow paging: VM exits by reason (docs/cli.md), disjoint, so that
+	 * with the two above they add up to every exit the MMU takes part in.
+	 * exits_pf: #PF exits handled as page faults (fixed, spurious, or
+	 * reflected to the guest); exits_pte_write: #PF exits ended by
+	 * emulating the write (to a write-protected guest page table);
+	 * exits_mmio: #PF exits ended as MMIO; exits_cr3: MOV to CR3;
+	 * exits_invlpg: INVLPG.  All stay 0 with TDP, where none of these exit.
+	 */
+	uint64_t exits_pf, exits_pte_write, exits_cr3, exits_invlpg, exits_mmio;
 };
 
 int smmu_vm_get_stats(struct smmu_vm *vm, struct smmu_stats *out);

@@ -634,6 +634,36 @@ int hostmem_peek_pfn(struct hostmem *hm, hva_t hva, pfn_t *pfn)
 	return ret;
 }
 
+int hostmem_peek_read(struct hostmem *hm, hva_t hva, void *buf, uint64_t len)
+{
+	uint8_t *b = buf;
+	int ret = 0;
+
+	pthread_mutex_lock(&hm->lock);
+	while (len) {
+		struct hostmem_map *m = map_find(hm, hva);
+		uint64_t off = hva & (PAGE_SIZE - 1);
+		uint64_t n = PAGE_SIZE - off < len ? PAGE_SIZE - off : len, e;
+
+		if (!m) {
+			ret = -EFAULT;
+			break;
+		}
+		e = m->pte[(hva - m->start) >> PAGE_SHIFT];
+		if (e & HPTE_PRESENT)
+			memcpy(b, arena_hpa_to_ptr(hm->arena, (hpte_pfn(e) << PAGE_SHIFT) + off, n), n);
+		else if (e & HPTE_SWAPPED)
+			memcpy(b, (const uint8_t *)hm->swap[hpte_pfn(e)] + off, n);
+		else
+			memset(b, 0, n);
+		hva += n;
+		b += n;
+		len -= n;
+	}
+	pthread_mutex_unlock(&hm->lock);
+	return ret;
+}
+
 /* Copy len bytes between buf and the space; the lock keeps frames in place. */
 static int hostmem_copy(struct hostmem *hm, hva_t hva, void *buf, uint64_t len, bool write)
 {

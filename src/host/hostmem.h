@@ -105,6 +105,12 @@ int hostmem_window_pfn(const struct hostmem_window *w, uint64_t index, bool writ
  */
 int hostmem_peek_pfn(struct hostmem *hm, hva_t hva, pfn_t *pfn);
 int hostmem_read(struct hostmem *hm, hva_t hva, void *buf, uint64_t len);
+/*
+ * Copy out without touching, as hostmem_peek_pfn looks: no fault-in, no
+ * young or dirty marking.  A page never touched reads as zeros, a swapped
+ * one from its swap copy.  0, or -EFAULT where nothing is mapped.
+ */
+int hostmem_peek_read(struct hostmem *hm, hva_t hva, void *buf, uint64_t len);
 int hostmem_write(struct hostmem *hm, hva_t hva, const void *buf, uint64_t len);
 /* Record a write made behind hostmem's back (through a writable spte). */
 int hostmem_mark_dirty(struct hostmem *hm, hva_t hva);

@@ -46,6 +46,8 @@ int exec_create(struct executor **out, const char *name, const struct exec_opts 
 	if (!e)
 		return -ENOMEM;
 	e->name = name ? name : "trace";
+	e->counts.reads_digest = EXEC_FNV_OFFSET;
+	e->counts.memory_digest = EXEC_FNV_OFFSET;
 	if (opts)
 		e->opts = *opts;
 	else
@@ -269,6 +271,17 @@ static NOINLINE int check_gva(struct executor *e, const struct trace_record *rec
 	            gva);
 }
 
+/* reads_digest: the result code, then the value (done, MMIO) or the #PF error code. */
+static inline void digest_read(struct executor *e, const struct smmu_outcome *o)
+{
+	uint64_t v = o->result == SMMU_OK || o->result == SMMU_MMIO ? o->value
+	             : o->result == SMMU_PF                           ? o->error_code
+	                                                              : 0;
+	uint64_t h = (e->counts.reads_digest ^ (uint8_t)o->result) * EXEC_FNV_PRIME;
+
+	e->counts.reads_digest = exec_fnv1a_u64(h, v);
+}
+
 static int run_access(struct executor *e, const struct trace_record *rec)
 {
 	struct smmu_outcome o = {0};
@@ -297,6 +310,8 @@ static int run_access(struct executor *e, const struct trace_record *rec)
 	if (unlikely(o.result == SMMU_INVALID) && (ret = check_gva(e, rec, gva)))
 		return ret;
 	e->counts.guest_accesses += rec->kind != TRACE_INVLPG;
+	if (rec->kind == TRACE_READ || rec->kind == TRACE_FETCH)
+		digest_read(e, &o);
 	return check_outcome(e, rec, &o);
 }
 
@@ -694,6 +709,73 @@ int exec_open_reader(struct trace_reader **rp, FILE *f, const char *name)
 	trace_reader_opts_init(&ro);
 	ro.allow_host_records = true;
 	return trace_reader_open_file(rp, f, name, &ro);
+}
+
+/* ---- the final memory's digest -------------------------------------------- */
+#define DIGEST_CHUNK (64u << 10) /* bytes per smmu_vm_read_gpa call */
+#define DIGEST_SLOTS 1024u       /* slot IDs tried: the memslot layer's ID limit */
+
+#define DIGEST_PAGE_WORDS 512u  /* 64-bit words in a 4 KiB page */
+
+static bool page_is_zero(const uint64_t *w)
+{
+	uint64_t any = 0;
+
+	for (unsigned i = 0; i < DIGEST_PAGE_WORDS; i++)
+		any |= w[i];
+	return !any;
+}
+
+/* A non-zero page: its gpa, then its words (little-endian on x86 hosts). */
+static uint64_t digest_page(uint64_t h, uint64_t gpa, const uint64_t *w)
+{
+	h = exec_fnv1a_u64(h, gpa);
+	for (unsigned i = 0; i < DIGEST_PAGE_WORDS; i++)
+		h = (h ^ w[i]) * EXEC_FNV_PRIME;
+	return h;
+}
+
+static int digest_slot(struct smmu_vm *vm, uint64_t gpa, uint64_t size, uint64_t *buf,
+                       uint64_t *h)
+{
+	for (uint64_t off = 0; off < size; off += DIGEST_CHUNK) {
+		size_t n = size - off < DIGEST_CHUNK ? (size_t)(size - off) : DIGEST_CHUNK;
+		int ret = smmu_vm_peek_gpa(vm, gpa + off, buf, n);
+
+		if (ret)
+			return ret;
+		/* Slots are whole pages. */
+		for (size_t p = 0; p < n / 4096; p++)
+			if (!page_is_zero(buf + p * DIGEST_PAGE_WORDS))
+				*h = digest_page(*h, gpa + off + p * 4096, buf + p * DIGEST_PAGE_WORDS);
+	}
+	return 0;
+}
+
+int exec_memory_digest(struct executor *e, uint64_t *out)
+{
+	struct smmu_vm *vm = exec_vm(e);
+	uint64_t h = EXEC_FNV_OFFSET, gpa, size, *buf;
+	int ret = 0;
+
+	if (!vm)
+		return -ENOMEM;
+	buf = malloc(DIGEST_CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	for (unsigned id = 0; id < DIGEST_SLOTS && !ret; id++) {
+		if (smmu_vm_get_slot(vm, id, &gpa, &size, NULL))
+			continue;
+		h = exec_fnv1a_u64(exec_fnv1a_u64(exec_fnv1a_u64(h, id), gpa), size);
+		ret = digest_slot(vm, gpa, size, buf, &h);
+	}
+	free(buf);
+	if (!ret) {
+		e->counts.memory_digest = h;
+		if (out)
+			*out = h;
+	}
+	return ret;
 }
 
 const char *exec_message(const struct executor *e)

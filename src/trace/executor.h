@@ -54,7 +54,37 @@ struct exec_counts {
 	uint64_t mmio;         /* accesses that exited as MMIO */
 	uint64_t expectations; /* expectations checked (all held if the run is ok) */
 	double seconds;        /* wall time of exec_run() */
+	/*
+	 * What the guest saw, as 64-bit FNV-1a digests (exec_fnv1a; docs/compare.md):
+	 * reads_digest over every r and x record in order - its result code
+	 * (one byte), then 8 bytes little-endian: the value read for a
+	 * completed or MMIO access, the error code for a #PF, 0 otherwise;
+	 * memory_digest of the final guest memory, set by exec_memory_digest().
+	 */
+	uint64_t reads_digest;
+	uint64_t memory_digest;
 };
+
+#define EXEC_FNV_OFFSET 0xcbf29ce484222325ull /* FNV-1a 64-bit offset basis */
+#define EXEC_FNV_PRIME  0x100000001b3ull      /* FNV-1a 64-bit prime */
+
+/* FNV-1a: fold bytes p[0..n) into the digest h (start from EXEC_FNV_OFFSET). */
+static inline uint64_t exec_fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * EXEC_FNV_PRIME;
+	return h;
+}
+
+/* Fold a 64-bit value as its 8 bytes, least significant first. */
+static inline uint64_t exec_fnv1a_u64(uint64_t h, uint64_t v)
+{
+	for (unsigned i = 0; i < 8; i++, v >>= 8)
+		h = (h ^ (v & 0xff)) * EXEC_FNV_PRIME;
+	return h;
+}
 
 struct executor;
 
@@ -82,6 +112,18 @@ int exec_run(struct executor *e, struct trace_reader *r);
 
 /* Open `path` (text or binary) with the options this executor needs. */
 int exec_open_reader(struct trace_reader **rp, FILE *f, const char *name);
+
+/*
+ * The digest of the final guest memory into exec_counts()->memory_digest
+ * (and *out): every memslot in ID order, each as its ID, gpa and size
+ * (8 bytes each, FNV-1a by byte), then each page of it that is not all
+ * zeros as its gpa (the same way) and its 512 64-bit words, one FNV-1a step
+ * per word rather than per byte.  Pages are read with smmu_vm_peek_gpa, so
+ * nothing is faulted in: a page never touched and a zero page are the same
+ * to the guest and to the digest (docs/compare.md).  0, -ENOMEM, or
+ * smmu_vm_peek_gpa's error.
+ */
+int exec_memory_digest(struct executor *e, uint64_t *out);
 
 const char *exec_message(const struct executor *e);
 const struct exec_counts *exec_counts(const struct executor *e);
