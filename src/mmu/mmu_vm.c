@@ -283,33 +283,9 @@ void mmu_memslot_changed(struct mmu_vm *vm, struct memslot *new_slot, bool was_l
 }
 
 /* ---- events: the VM's MMU mode decides who handles them ----------------- */
-/*
- * A failed hardware walk, in either mode: reserve what the fault may need,
- * then handle it under mmu_lock.  A write (the access, an A/D update, an
- * emulated gpte write) that met a merged page leaves cow_pending: unsharing
- * it is a host operation that notifies this MMU, so it runs now, unlocked,
- * and the whole access is retried (KVM resolves write faults through
- * get_user_pages outside mmu_lock).
- */
 enum mmu_fault_action mmu_page_fault(struct mmu_vcpu *v, struct mmu_fault *f)
 {
-	struct mmu_vm *vm = v->vm;
-	enum mmu_fault_action act;
-	hva_t cow_hva;
-	bool cow;
-
-	if (mmu_topup_caches(v))
-		return MMU_FAULT_ERROR;
-	mmu_lock_acquire(&vm->mmu_lock);
-	act = vm->tdp ? tdp_page_fault_locked(v, f) : shadow_page_fault_locked(v, f);
-	mmu_audit_if_enabled(vm);
-	cow = vm->cow_pending;
-	cow_hva = vm->cow_hva;
-	vm->cow_pending = false;
-	mmu_lock_release(&vm->mmu_lock);
-	if (cow)
-		return mmu_break_cow(vm, cow_hva) == -ENOMEM ? MMU_FAULT_ERROR : MMU_FAULT_RETRY;
-	return act;
+	return v->vm->tdp ? tdp_page_fault(v, f) : shadow_page_fault(v, f);
 }
 
 hpa_t mmu_current_root(struct mmu_vcpu *v)

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "mmu/fault_entry.h"
 #include "mmu/shadow/shadow.h"
 #include "mmu/shadow/audit.h"
 #include "mmu/shadow/get_sp.h"
@@ -462,10 +463,15 @@ static enum mmu_fault_action page_fault_locked(struct mmu_vcpu *v, struct mmu_fa
 	return MMU_FAULT_RETRY;
 }
 
-enum mmu_fault_action shadow_page_fault_locked(struct mmu_vcpu *v, struct mmu_fault *f)
+static enum mmu_fault_action shadow_fault_locked(struct mmu_vcpu *v, struct mmu_fault *f)
 {
 	mmu_reclaim_step(v->vm);
 	if (mmu_load_locked(v))
 		return MMU_FAULT_ERROR;
 	return page_fault_locked(v, f);
+}
+
+enum mmu_fault_action shadow_page_fault(struct mmu_vcpu *v, struct mmu_fault *f)
+{
+	return mmu_fault_enter(v, f, shadow_fault_locked);
 }

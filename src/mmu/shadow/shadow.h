@@ -8,8 +8,7 @@
 
 #include "mmu/mmu.h"
 
-/* mmu_page_fault's work under mmu_lock (caches topped up). */
-enum mmu_fault_action shadow_page_fault_locked(struct mmu_vcpu *v, struct mmu_fault *f);
+enum mmu_fault_action shadow_page_fault(struct mmu_vcpu *v, struct mmu_fault *f);
 hpa_t shadow_current_root(struct mmu_vcpu *v);
 void shadow_cr3_changed(struct mmu_vcpu *v, bool noflush);
 void shadow_context_changed(struct mmu_vcpu *v);

@@ -11,8 +11,8 @@
 
 #include "mmu/mmu.h"
 
-/* An EPT violation or misconfiguration exit for f->gpa (mmu_lock held, caches topped up). */
-enum mmu_fault_action tdp_page_fault_locked(struct mmu_vcpu *v, struct mmu_fault *f);
+/* An EPT violation or misconfiguration exit for f->gpa (mmu_lock not held). */
+enum mmu_fault_action tdp_page_fault(struct mmu_vcpu *v, struct mmu_fault *f);
 /* The EPT root for the vCPU, loading (sharing or building) one if needed; INVALID_HPA on error. */
 hpa_t tdp_current_root(struct mmu_vcpu *v);
 /* Give the vCPU the VM's root, made if there is none (mmu_lock held, caches topped up). */

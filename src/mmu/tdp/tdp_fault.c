@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 
+#include "mmu/fault_entry.h"
 #include "mmu/shadow/audit.h"
 #include "mmu/shadow/sp.h"
 #include "mmu/slot_iface.h"
@@ -235,7 +236,7 @@ static enum mmu_fault_action fault_locked(struct mmu_vcpu *v, struct mmu_fault *
 	return MMU_FAULT_RETRY;
 }
 
-enum mmu_fault_action tdp_page_fault_locked(struct mmu_vcpu *v, struct mmu_fault *f)
+static enum mmu_fault_action tdp_fault_locked(struct mmu_vcpu *v, struct mmu_fault *f)
 {
 	f->leaf_level = 0;
 	tdp_reclaim_step(v->vm);
@@ -243,4 +244,9 @@ enum mmu_fault_action tdp_page_fault_locked(struct mmu_vcpu *v, struct mmu_fault
 	if (v->root.hpa == INVALID_HPA)
 		tdp_load_root(v);
 	return fault_locked(v, f);
+}
+
+enum mmu_fault_action tdp_page_fault(struct mmu_vcpu *v, struct mmu_fault *f)
+{
+	return mmu_fault_enter(v, f, tdp_fault_locked);
 }
