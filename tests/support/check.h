@@ -69,6 +69,15 @@ pid_t check_fork(int (*fn)(void *arg), void *arg);
 		}                                                                      \
 	} while (0)
 
+#define REQUIRE_MSG(cond, ...)                                                         \
+	do {                                                                           \
+		check_assertions++;                                                    \
+		if (!(cond)) {                                                         \
+			check_fail(__FILE__, __LINE__, __VA_ARGS__);                   \
+			return;                                                        \
+		}                                                                      \
+	} while (0)
+
 /*
  * A caller bug the library asserts on: run fn(arg) in a child (check_fork);
  * a debug build must die of SIGABRT, a release build (NDEBUG) must get
