@@ -44,6 +44,13 @@
 #define PT_BASE  0x1000000ull
 #define GVA_BASE 0x40000000ull /* PML4[0], PDPT[1] */
 
+/* Host-side helpers on the guest's memory (benchutil). */
+#define wq(g, gpa, val) bench_wq((g)->vm, (gpa), (val))
+#define rq(g, gpa)      bench_rq((g)->vm, (gpa))
+#define map_page(g, pml4, gva, gpa)                                                  \
+	bench_map_page((g)->vm, &(g)->next_table, (pml4), (gva), (gpa), 0x67, 1)
+
+
 struct guest {
 	struct smmu_vm *vm;
 	uint64_t next_table; /* bump allocator for page-table frames */
@@ -51,44 +58,12 @@ struct guest {
 	uint64_t pd[512];    /* PD gpa per PDPT index, 0 if none */
 };
 
-static void wq(struct guest *g, uint64_t gpa, uint64_t val)
-{
-	smmu_vm_write_gpa(g->vm, gpa, &val, 8);
-}
-
-static uint64_t rq(struct guest *g, uint64_t gpa)
-{
-	uint64_t v = 0;
-
-	smmu_vm_read_gpa(g->vm, gpa, &v, 8);
-	return v;
-}
-
 static uint64_t new_table(struct guest *g)
 {
 	uint64_t gpa = g->next_table;
 
 	g->next_table += 4096;
 	return gpa;
-}
-
-/* Map gva -> gpa (4 KiB, present, writable, accessed+dirty) by host-side writes. */
-static void map_page(struct guest *g, uint64_t pml4, uint64_t gva, uint64_t gpa)
-{
-	uint64_t table = pml4;
-	static const unsigned shifts[] = {39, 30, 21};
-
-	for (unsigned l = 0; l < 3; l++) {
-		uint64_t e = table + 8 * ((gva >> shifts[l]) & 511);
-		uint64_t v = rq(g, e);
-
-		if (!(v & 1)) {
-			v = new_table(g) | 0x67;
-			wq(g, e, v);
-		}
-		table = v & 0xffffffffff000ull;
-	}
-	wq(g, table + 8 * ((gva >> 12) & 511), gpa | 0x67);
 }
 
 /*

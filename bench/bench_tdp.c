@@ -90,52 +90,20 @@ static unsigned runs = 7;
 
 static const char *mode_name[2] = {"shadow", "tdp"};
 
+/* Host-side helpers on the guest's memory (benchutil). */
+#define wq(g, gpa, val) bench_wq((g)->vm, (gpa), (val))
+#define rq(g, gpa)      bench_rq((g)->vm, (gpa))
+
 struct guest {
 	struct smmu_vm *vm;
 	uint64_t next_table;
 	uint64_t pml4;
 };
 
-static void wq(struct guest *g, uint64_t gpa, uint64_t val)
-{
-	smmu_vm_write_gpa(g->vm, gpa, &val, 8);
-}
-
-static uint64_t rq(struct guest *g, uint64_t gpa)
-{
-	uint64_t v = 0;
-
-	smmu_vm_read_gpa(g->vm, gpa, &v, 8);
-	return v;
-}
-
-static uint64_t new_table(struct guest *g)
-{
-	uint64_t gpa = g->next_table;
-
-	g->next_table += 4096;
-	return gpa;
-}
-
-/* Map gva -> gpa at `leaf_level` (1: 4 KiB, 2: 2 MiB with PS) by host-side writes. */
 static void map_page_level(struct guest *g, uint64_t gva, uint64_t gpa, uint64_t flags,
                            unsigned leaf_level)
 {
-	static const unsigned shifts[] = {39, 30, 21, 12};
-	uint64_t table = g->pml4;
-
-	for (unsigned l = 0; l < 4 - leaf_level; l++) {
-		uint64_t e = table + 8 * ((gva >> shifts[l]) & 511);
-		uint64_t v = rq(g, e);
-
-		if (!(v & 1)) {
-			v = new_table(g) | 0x67;
-			wq(g, e, v);
-		}
-		table = v & 0xffffffffff000ull;
-	}
-	wq(g, table + 8 * ((gva >> shifts[4 - leaf_level]) & 511),
-	   gpa | flags | (leaf_level == 2 ? 0x80 : 0));
+	bench_map_page(g->vm, &g->next_table, g->pml4, gva, gpa, flags, leaf_level);
 }
 
 static void map_page(struct guest *g, uint64_t gva, uint64_t gpa)

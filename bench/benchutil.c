@@ -1,5 +1,8 @@
 /* benchutil.c - see benchutil.h. */
 #include "benchutil.h"
+
+#include <shadowmmu/shadowmmu.h>
+
 #include "trace/trace.h"
 
 #include <stdio.h>
@@ -102,4 +105,38 @@ int bench_record_sink(void *ctx, const struct trace_record *rec)
 	}
 	a->rec[a->n++] = *rec;
 	return 0;
+}
+
+void bench_wq(struct smmu_vm *vm, uint64_t gpa, uint64_t val)
+{
+	smmu_vm_write_gpa(vm, gpa, &val, 8);
+}
+
+uint64_t bench_rq(struct smmu_vm *vm, uint64_t gpa)
+{
+	uint64_t v = 0;
+
+	smmu_vm_read_gpa(vm, gpa, &v, 8);
+	return v;
+}
+
+void bench_map_page(struct smmu_vm *vm, uint64_t *next_table, uint64_t pml4, uint64_t gva,
+                    uint64_t gpa, uint64_t flags, unsigned leaf_level)
+{
+	static const unsigned shifts[] = {39, 30, 21, 12};
+	uint64_t table = pml4;
+
+	for (unsigned l = 0; l < 4 - leaf_level; l++) {
+		uint64_t e = table + 8 * ((gva >> shifts[l]) & 511);
+		uint64_t v = bench_rq(vm, e);
+
+		if (!(v & 1)) {
+			v = *next_table | 0x67;
+			*next_table += 4096;
+			bench_wq(vm, e, v);
+		}
+		table = v & 0xffffffffff000ull;
+	}
+	bench_wq(vm, table + 8 * ((gva >> shifts[4 - leaf_level]) & 511),
+	         gpa | flags | (leaf_level == 2 ? 0x80 : 0));
 }

@@ -48,4 +48,16 @@ struct record_array {
 /* workload_generate()'s sink: append rec to the record_array ctx; -1 when out of memory. */
 int bench_record_sink(void *ctx, const struct trace_record *rec);
 
+/*
+ * Guest page tables built from the host side, for benches that set a guest
+ * up before timing it: 8-byte guest-physical reads and writes, and a 4-level
+ * mapping of gva at 4 KiB (leaf_level 1) or 2 MiB (2, with PS), its missing
+ * tables taken from *next_table upwards (present, writable, user, accessed).
+ */
+struct smmu_vm;
+void bench_wq(struct smmu_vm *vm, uint64_t gpa, uint64_t val);
+uint64_t bench_rq(struct smmu_vm *vm, uint64_t gpa);
+void bench_map_page(struct smmu_vm *vm, uint64_t *next_table, uint64_t pml4, uint64_t gva,
+                    uint64_t gpa, uint64_t flags, unsigned leaf_level);
+
 #endif
