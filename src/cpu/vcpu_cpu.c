@@ -432,6 +432,7 @@ static enum walk2d_outcome vcpu_walk_2d(struct vcpu_cpu *v, const struct walk2d_
 	                               .model = &v->model,
 	                               .ntlb = &v->ntlb,
 	                               .psc2d = &v->psc2d,
+	                               .paging = &v->paging,
 	                               .pcid = v->pcid,
 	                               .check = !v->threaded};
 	enum walk2d_outcome r = walk2d(&env, slow, gva, access, w);

@@ -42,6 +42,7 @@
 #include "cpu/nested_tlb.h"
 #include "cpu/psc2d.h"
 #include "cpu/tlb.h"
+#include "x86/paging.h"
 #include "cpu/walk2d.h"
 
 #define VCPU_MAX_FAULT_RETRIES 8
@@ -217,6 +218,7 @@ struct vcpu_cpu {
 	struct eptwalk_env ept;
 	struct nested_tlb ntlb; /* TDP: gpa -> hpa and EPT PDE cache (off: ntlb.on false) */
 	struct psc2d psc2d;     /* TDP: the guest's upper entries (off: psc2d.on false) */
+	struct x86_paging paging; /* TDP: the guest walker's configuration, rebuilt on CR0/CR4/EFER change */
 };
 
 /*

@@ -301,6 +301,21 @@ static enum walk2d_outcome walk2d_final(struct walk2d_mem *m, enum smmu_access_t
 	return WALK2D_OK;
 }
 
+/* The architectural guest walk, under the cached paging configuration when there is one. */
+static enum smmu_walk_outcome walk_guest(const struct walk2d_env *env, const struct smmu_gpa_ops *ops,
+                                         gva_t gva, enum smmu_access_type access,
+                                         struct smmu_walk *w)
+{
+	const struct smmu_cpu_state *s = env->state;
+	struct x86_paging *pg = env->paging;
+
+	if (!pg)
+		return smmu_x86_walk(s, env->model, ops, gva, access, w);
+	if (unlikely(!pg->desc || pg->cr0 != s->cr0 || pg->cr4 != s->cr4 || pg->efer != s->efer))
+		x86_paging_init(pg, s, env->model);
+	return x86_walk_gva(pg, s, ops, gva, access, w);
+}
+
 /* One walk with the caches `m` names. */
 static enum walk2d_outcome walk2d_run(struct walk2d_mem *m, gva_t gva, enum smmu_access_type access,
                                       struct walk2d_result *r)
@@ -319,7 +334,7 @@ static enum walk2d_outcome walk2d_run(struct walk2d_mem *m, gva_t gva, enum smmu
 	r->pte_size = 0;
 	r->cacheable = false;
 	r->psc2d_hit = m->hit != NULL;
-	g = smmu_x86_walk(env->state, env->model, &ops, gva, access, &r->guest);
+	g = walk_guest(env, &ops, gva, access, &r->guest);
 	r->refs = m->refs;
 	if (m->failed)
 		return WALK2D_EXIT;

@@ -56,6 +56,7 @@
 #include "cpu/nested_tlb.h"
 #include "cpu/psc2d.h"
 #include "cpu/tlb.h"
+#include "x86/paging.h"
 
 enum walk2d_outcome {
 	WALK2D_OK,       /* translated: hpa, fill */
@@ -80,6 +81,12 @@ struct walk2d_env {
 	const struct smmu_cpu_model *model;
 	struct nested_tlb *ntlb; /* every EPT walk goes through it (ntlb->on: used) */
 	struct psc2d *psc2d;     /* NULL or !on: every walk reads every guest entry */
+	/*
+	 * The guest walker's configuration (x86/paging.h), rebuilt here when
+	 * CR0, CR4 or EFER differ from those it was made from; NULL: built for
+	 * every walk.
+	 */
+	struct x86_paging *paging;
 	unsigned pcid;           /* the current PCID, psc2d's tag */
 	bool check;              /* debug builds: repeat cached walks in full and compare */
 };
