@@ -89,16 +89,25 @@ struct sp {
 	unsigned unsync_children; /* set bits in unsync_child_bitmap */
 	unsigned write_flooding_count; /* emulated writes since last use as a table */
 	bool unsync;              /* guest may have changed gptes since last sync */
-	uint64_t unsync_child_bitmap[SPTE_ENT_PER_PAGE / 64];
 	/*
-	 * TDP, NX huge pages: a table made where a huge page could have been
-	 * mapped but an instruction fetch forbade it (KVM's
-	 * nx_huge_page_disallowed); on mmu_vm.nx_huge_pages, oldest first, until
-	 * recovery zaps it through parent_sptep so the range can be huge again.
+	 * Shadow pages use the bitmap, TDP tables the rest (a TDP table is never
+	 * unsync nor has unsync children), so one costs no more than the other.
 	 */
-	struct list_head nx_link;
-	uint64_t *parent_sptep;   /* TDP: the entry that points at this table */
-	bool nx_huge_page_disallowed;
+	union {
+		uint64_t unsync_child_bitmap[SPTE_ENT_PER_PAGE / 64];
+		/*
+		 * TDP, NX huge pages: a table made where a huge page could have been
+		 * mapped but an instruction fetch forbade it (KVM's
+		 * nx_huge_page_disallowed); on mmu_vm.nx_huge_pages, oldest first,
+		 * until recovery zaps it through parent_sptep so the range can be
+		 * huge again.
+		 */
+		struct {
+			struct list_head nx_link;
+			uint64_t *parent_sptep; /* the entry that points at this table */
+			bool nx_huge_page_disallowed;
+		} tdp;
+	};
 };
 
 /* How many roots a vCPU keeps cached besides the current one (KVM_MMU_NUM_PREV_ROOTS). */

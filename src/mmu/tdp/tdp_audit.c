@@ -132,7 +132,7 @@ int tdp_audit(struct mmu_vm *vm, char *msg, size_t msglen)
 
 	for (struct list_head *pos = vm->nx_huge_pages.next; pos != &vm->nx_huge_pages;
 	     pos = pos->next, nx_tracked++)
-		if (!list_entry(pos, struct sp, nx_link)->nx_huge_page_disallowed)
+		if (!list_entry(pos, struct sp, tdp.nx_link)->tdp.nx_huge_page_disallowed)
 			fail(&a, "T6: an untracked table on the NX split list");
 	if (nx_tracked != vm->stat.nx_lpage_splits)
 		fail(&a, "T6: %llu tables on the NX split list, nx_lpage_splits %llu",

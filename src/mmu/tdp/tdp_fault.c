@@ -95,7 +95,7 @@ static unsigned nx_adjust_level(struct mmu_vcpu *v, gfn_t gfn, unsigned level)
 		if (!is_tdp_present(e) || is_ept_leaf(e, l))
 			break;
 		sp = sp_from_hpa(vm, ept_to_hpa(e));
-		if (l <= level && sp && sp->nx_huge_page_disallowed)
+		if (l <= level && sp && sp->tdp.nx_huge_page_disallowed)
 			level = l - 1;
 	}
 	return level;

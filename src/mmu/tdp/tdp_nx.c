@@ -31,11 +31,11 @@ unsigned tdp_recover_nx_huge_pages(struct mmu_vm *vm, unsigned ratio)
 		ratio = NX_RECOVERY_RATIO_DEFAULT;
 	todo = (unsigned)((vm->stat.nx_lpage_splits + ratio - 1) / ratio);
 	while (done < todo && !list_empty(&vm->nx_huge_pages)) {
-		struct sp *sp = list_entry(vm->nx_huge_pages.next, struct sp, nx_link);
+		struct sp *sp = list_entry(vm->nx_huge_pages.next, struct sp, tdp.nx_link);
 
 		/* The parent entry goes, and with it this table (untracked as it is freed). */
-		SMMU_ASSERT(ept_to_hpa(spte_get(sp->parent_sptep)) == sp->spt_hpa);
-		flush |= tdp_zap_spte(vm, sp->parent_sptep, sp->role.level + 1, &invalid_list);
+		SMMU_ASSERT(ept_to_hpa(spte_get(sp->tdp.parent_sptep)) == sp->spt_hpa);
+		flush |= tdp_zap_spte(vm, sp->tdp.parent_sptep, sp->role.level + 1, &invalid_list);
 		done++;
 	}
 	tdp_commit_zap(vm, &invalid_list, flush);

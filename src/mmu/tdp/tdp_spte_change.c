@@ -33,7 +33,7 @@ struct sp *tdp_alloc_table(struct mmu_vcpu *v, unsigned level, gfn_t gfn)
 
 void tdp_link_table(struct mmu_vm *vm, uint64_t *sptep, struct sp *child)
 {
-	child->parent_sptep = sptep;
+	child->tdp.parent_sptep = sptep;
 	mmu_spte_set(sptep, tdp_make_nonleaf(child->spt_hpa, vm->ept_ad));
 }
 
@@ -58,18 +58,18 @@ void tdp_set_leaf(struct mmu_vm *vm, uint64_t *sptep, unsigned level, uint64_t l
 
 void tdp_track_nx_split(struct mmu_vm *vm, struct sp *sp)
 {
-	SMMU_ASSERT(!sp->nx_huge_page_disallowed);
-	sp->nx_huge_page_disallowed = true;
-	list_add(&sp->nx_link, vm->nx_huge_pages.prev); /* at the tail: newest last */
+	SMMU_ASSERT(!sp->tdp.nx_huge_page_disallowed);
+	sp->tdp.nx_huge_page_disallowed = true;
+	list_add(&sp->tdp.nx_link, vm->nx_huge_pages.prev); /* at the tail: newest last */
 	vm->stat.nx_lpage_splits++;
 }
 
 void tdp_untrack_nx_split(struct mmu_vm *vm, struct sp *sp)
 {
-	if (!sp->nx_huge_page_disallowed)
+	if (!sp->tdp.nx_huge_page_disallowed)
 		return;
-	sp->nx_huge_page_disallowed = false;
-	list_del(&sp->nx_link);
+	sp->tdp.nx_huge_page_disallowed = false;
+	list_del(&sp->tdp.nx_link);
 	vm->stat.nx_lpage_splits--;
 }
 
