@@ -418,7 +418,9 @@ static enum vcpu_pf_action vcpu_ept_exit(struct vcpu_cpu *v, gva_t gva,
 		walk2d_slow_load(slow, v->gpa_ops, w->gpa, w->pte_size);
 		act = VCPU_PF_RETRY;
 	}
-	vcpu_enter_guest(v);
+	/* As in shadow mode (vcpu_call_page_fault): a flush meanwhile withdraws the hand-back. */
+	if (vcpu_enter_guest(v))
+		reply->leaf_level = 0;
 	return act;
 }
 
@@ -467,6 +469,20 @@ static enum vcpu_result vcpu_walk_2d_done(struct vcpu_cpu *v, gva_t gva,
 	}
 }
 
+static bool vcpu_take_ept_leaf(struct vcpu_cpu *v, const struct walk2d_slow *slow, gva_t gva,
+                               enum smmu_access_type access, struct walk2d_result *w,
+                               const struct vcpu_pf_reply *reply)
+{
+	const struct walk2d_env env = {.ept = &v->ept,
+	                               .state = &v->state,
+	                               .model = &v->model,
+	                               .paging = &v->paging,
+	                               .pcid = v->pcid,
+	                               .check = !v->threaded};
+
+	return walk2d_complete(&env, slow, gva, access, w, reply->leaf_spte, reply->leaf_level);
+}
+
 /*
  * TDP mode's slow path: walk in two dimensions; a guest fault goes to the
  * guest, an EPT violation / misconfiguration (or a missing EPT root) to the
@@ -490,6 +506,12 @@ static NOINLINE enum vcpu_result vcpu_translate_2d(struct vcpu_cpu *v, gva_t gva
 		act = vcpu_ept_exit(v, gva, access, &w, size, value, retry, &slow, &reply);
 		if (act != VCPU_PF_RETRY)
 			return vcpu_resolve(v, act, gva, access, size, &reply, out, hpa);
+		/* The EPT leaf the MMU installed finishes this walk (without it: walk again). */
+		if (reply.leaf_level && (v->shortcuts & SMMU_SHORTCUT_LEAF_HANDBACK) &&
+		    vcpu_take_ept_leaf(v, &slow, gva, access, &w, &reply)) {
+			v->stats.leaf_handbacks++;
+			return vcpu_walk_2d_done(v, gva, &w, out, hpa);
+		}
 	}
 	v->stats.retries_exhausted++;
 	return VCPU_EMUL_FAIL;

@@ -454,6 +454,71 @@ enum walk2d_outcome walk2d(const struct walk2d_env *env, const struct walk2d_slo
 	return out;
 }
 
+#ifndef NDEBUG
+/* Debug builds, unthreaded vCPUs: a completed walk must be what a dry full walk finds. */
+static void walk2d_check_complete(const struct walk2d_env *env, const struct walk2d_slow *slow,
+                                  gva_t gva, enum smmu_access_type access,
+                                  const struct walk2d_result *r)
+{
+	struct eptwalk_env dry_ept = *env->ept;
+	struct walk2d_mem m = {.env = env, .ept = &dry_ept, .slow = slow, .dry = true};
+	struct walk2d_result full;
+
+	if (!env->check)
+		return;
+	dry_ept.ad = false;
+	SMMU_ASSERT(walk2d_run(&m, gva, access, &full) == WALK2D_OK);
+	SMMU_ASSERT(full.hpa == r->hpa && full.cacheable == r->cacheable &&
+	            fill_no_wider(&r->fill, &full.fill) && fill_no_wider(&full.fill, &r->fill));
+}
+#else
+static inline void walk2d_check_complete(const struct walk2d_env *env,
+                                         const struct walk2d_slow *slow, gva_t gva,
+                                         enum smmu_access_type access,
+                                         const struct walk2d_result *r)
+{
+}
+#endif
+
+/* What an EPT leaf must grant for `access` to go through without a walk (x86/ept.h). */
+static bool leaf_allows(const struct walk2d_env *env, uint64_t leaf, enum smmu_access_type access)
+{
+	if (access == SMMU_ACCESS_WRITE)
+		return (leaf & EPT_W) && (!env->ept->ad || (leaf & EPT_D));
+	return leaf & (access == SMMU_ACCESS_FETCH ? EPT_X : EPT_R);
+}
+
+bool walk2d_complete(const struct walk2d_env *env, const struct walk2d_slow *slow, gva_t gva,
+                     enum smmu_access_type access, struct walk2d_result *r, uint64_t leaf,
+                     unsigned level)
+{
+	uint64_t size = 1ull << (12 + 9 * (level - 1));
+	hpa_t hpa;
+
+	if (r->outcome != WALK2D_EXIT || r->exit != HWWALK_EPT_VIOLATION ||
+	    !(r->exit_qual & EPT_QUAL_GVA_FINAL) || level < 1 || level > 3 ||
+	    !is_ept_present(leaf) || !is_ept_leaf(leaf, level) || is_ept_misconfig(leaf, level) ||
+	    !leaf_allows(env, leaf, access))
+		return false;
+	hpa = (ept_to_hpa(leaf) & ~(size - 1)) | (r->gpa & (size - 1));
+	if (!arena_hpa_to_ptr(env->ept->arena, hpa & PAGE_MASK, PAGE_SIZE))
+		return false; /* never a frame outside the arena */
+	r->ept = (struct eptwalk_result){.exit = HWWALK_OK,
+	                                 .hpa = hpa,
+	                                 .rights = leaf & EPT_RWX,
+	                                 .level = level,
+	                                 .entry = leaf,
+	                                 .dirty = leaf & EPT_D,
+	                                 .rights_above = EPT_RWX};
+	r->outcome = WALK2D_OK;
+	r->exit = HWWALK_OK;
+	r->exit_qual = 0;
+	r->hpa = hpa;
+	walk2d_fill(env, r);
+	walk2d_check_complete(env, slow, gva, access, r);
+	return true;
+}
+
 void walk2d_slow_load(struct walk2d_slow *slow, const struct smmu_gpa_ops *ops, uint64_t gpa,
                       unsigned size)
 {

@@ -117,6 +117,18 @@ enum walk2d_outcome walk2d(const struct walk2d_env *env, const struct walk2d_slo
  * mode, after the MMU answered MMIO for an exit with EPT_QUAL_GVA_FINAL
  * clear.
  */
+/*
+ * The leaf hand-back (SMMU_SHORTCUT_LEAF_HANDBACK) in TDP mode: `r` ended in
+ * an EPT violation on its final gpa, and the MMU has just installed `leaf`
+ * at `level` for it.  The guest walk (its A/D updates included) is done, so
+ * finish `r` from the leaf as the retried walk would, and say true; false
+ * (r unchanged) if the leaf does not let the access through exactly as a
+ * walk would - then the caller walks again.  Debug builds check it against
+ * a full walk.
+ */
+bool walk2d_complete(const struct walk2d_env *env, const struct walk2d_slow *slow, gva_t gva,
+                     enum smmu_access_type access, struct walk2d_result *r, uint64_t leaf,
+                     unsigned level);
 void walk2d_slow_load(struct walk2d_slow *slow, const struct smmu_gpa_ops *ops, uint64_t gpa,
                       unsigned size);
 

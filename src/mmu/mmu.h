@@ -68,9 +68,9 @@ struct mmu_fault {
 	gpa_t gpa;                    /* out: MMU_FAULT_MMIO / EMULATED; in, TDP: the gpa */
 	/*
 	 * out, MMU_FAULT_RETRY: the leaf spte installed for gva under the
-	 * vCPU's current root, and its level; leaf_level 0 when there is none
-	 * or later work in the same fault (a sync of the roots) may have
-	 * changed it.
+	 * vCPU's current root (TDP: the EPT leaf for gpa), and its level;
+	 * leaf_level 0 when there is none or later work in the same fault (a
+	 * sync of the roots) may have changed it.
 	 */
 	uint64_t leaf_spte;
 	unsigned leaf_level;

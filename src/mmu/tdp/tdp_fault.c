@@ -177,8 +177,12 @@ static int make_leaf(struct mmu_vcpu *v, struct memslot *slot, gfn_t gfn, bool w
 	return 0;
 }
 
-/* Step 3 and the store; pf_fixed, or pf_spurious if the leaf was already there. */
-static void install_leaf(struct mmu_vcpu *v, const struct tdp_map *m)
+/*
+ * Step 3 and the store; pf_fixed, or pf_spurious if the leaf was already
+ * there.  The leaf goes back to the vCPU (f->leaf_spte), which may finish
+ * its walk with it (the leaf hand-back).
+ */
+static void install_leaf(struct mmu_vcpu *v, const struct tdp_map *m, struct mmu_fault *f)
 {
 	struct mmu_vm *vm = v->vm;
 	struct list_head invalid_list;
@@ -199,6 +203,8 @@ static void install_leaf(struct mmu_vcpu *v, const struct tdp_map *m)
 		vm->stat.pf_fixed++;
 	}
 	tdp_commit_zap(vm, &invalid_list, flush);
+	f->leaf_spte = spte_get(sptep);
+	f->leaf_level = m->level;
 }
 
 static enum mmu_fault_action fault_locked(struct mmu_vcpu *v, struct mmu_fault *f)
@@ -232,7 +238,7 @@ static enum mmu_fault_action fault_locked(struct mmu_vcpu *v, struct mmu_fault *
 		return MMU_FAULT_RETRY; /* a merged page: unshared after unlocking */
 	if (r)
 		return MMU_FAULT_ERROR;
-	install_leaf(v, &m);
+	install_leaf(v, &m, f);
 	return MMU_FAULT_RETRY;
 }
 
