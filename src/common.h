@@ -68,6 +68,27 @@ static inline uint64_t bits_range(unsigned hi, unsigned lo)
 	return ((hi == 63) ? ~0ull : ((1ull << (hi + 1)) - 1)) & ~((1ull << lo) - 1);
 }
 
+/*
+ * A/D update of a 4- or 8-byte paging-structure entry at p, as the hardware
+ * makes it (SDM 4.8: a locked compare-and-exchange); relaxed, since the
+ * entry's own value is all it orders.  0 if *p held old, 1 if not.
+ */
+static inline int smmu_cmpxchg_entry(void *p, unsigned size, uint64_t old, uint64_t new_val)
+{
+	if (size == 4) {
+		uint32_t expected = (uint32_t)old;
+
+		return __atomic_compare_exchange_n((uint32_t *)p, &expected, (uint32_t)new_val,
+		                                   false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)
+		           ? 0
+		           : 1;
+	}
+	return __atomic_compare_exchange_n((uint64_t *)p, &old, new_val, false, __ATOMIC_RELAXED,
+	                                   __ATOMIC_RELAXED)
+	           ? 0
+	           : 1;
+}
+
 /* Monotonic wall-clock time in seconds (run and bench timings). */
 static inline double smmu_now_seconds(void)
 {

@@ -235,18 +235,7 @@ static int mem_cmpxchg(void *ctx, uint64_t gpa, unsigned size, uint64_t old, uin
 	p = guest_ptr(m, hpa, size);
 	if (unlikely(!p))
 		return -EFAULT;
-	if (size == 4) {
-		uint32_t expected = (uint32_t)old;
-
-		return __atomic_compare_exchange_n((uint32_t *)p, &expected, (uint32_t)new_val, false,
-		                                   __ATOMIC_RELAXED, __ATOMIC_RELAXED)
-		           ? 0
-		           : 1;
-	}
-	return __atomic_compare_exchange_n((uint64_t *)p, &old, new_val, false, __ATOMIC_RELAXED,
-	                                   __ATOMIC_RELAXED)
-	           ? 0
-	           : 1;
+	return smmu_cmpxchg_entry(p, size, old, new_val);
 }
 
 static unsigned page_shift_of(uint64_t page_size)
